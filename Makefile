@@ -1,0 +1,54 @@
+# The two commands of the README: `make run` and `make test`. Everything else serves them.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTANCE ?= instance
+CONFIG := $(INSTANCE)/oss-connect.yaml
+JOBS ?= auto
+APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
+
+.PHONY: run test test-sqlite test-postgresql lint bench screenshots clean system-python chromium
+
+run: $(VENV)/.installed
+	$(BIN)/oss-connect init --instance $(INSTANCE) $(if $(DEMO),--demo)
+	$(BIN)/oss-connect run --config $(CONFIG) --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),5000)
+
+test: $(VENV)/.installed-test chromium
+	$(BIN)/ruff check .
+	$(BIN)/pytest -n $(JOBS) --db sqlite
+	$(BIN)/pytest -n $(JOBS) --db postgresql
+
+test-sqlite: $(VENV)/.installed-test chromium
+	$(BIN)/pytest -n $(JOBS) --db sqlite $(ARGS)
+
+test-postgresql: $(VENV)/.installed-test chromium
+	$(BIN)/pytest -n $(JOBS) --db postgresql $(ARGS)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+bench: $(VENV)/.installed-test
+	@ls bench/*.py >/dev/null 2>&1 && for script in bench/*.py; do $(BIN)/python $$script || exit 1; done || echo "no benchmarks yet"
+
+$(VENV)/.installed: setup.cfg pyproject.toml | system-python
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed setup.cfg
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# A fresh Debian/Ubuntu machine may lack the venv module or have a Python older than 3.11.
+system-python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)' || \
+	  { echo "oss-connect needs Python 3.11 or newer ($(PYTHON) is older); set PYTHON=python3.11"; exit 1; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || { $(APT) update && $(APT) install -y python3-venv; }
+
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { $(APT) update && $(APT) install -y chromium; }
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

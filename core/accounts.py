@@ -1,0 +1,183 @@
+"""Account services: sign-up, verification, sign-in, password reset and magic links.
+
+Views call these; each writes its changes in one transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from flask import current_app, session
+from flask_login import login_user, logout_user
+
+from core.db import database, utcnow
+from core.mail import queue_email
+from core.models import AuthToken, User
+from core.models.accounts import normalise_email
+from core.security import hash_password, needs_rehash, verify_password
+from core.urls import external_url
+
+VERIFY, RESET, MAGIC = "verify", "reset", "magic"
+
+
+def _settings():  # noqa: ANN202 - the accounts section
+    return current_app.extensions["oss_connect"].settings.accounts
+
+
+def issue_token(user: User, purpose: str, lifetime: dt.timedelta) -> str:
+    """Create a single-use token; only its hash is stored. Earlier unused ones of this purpose lapse."""
+    raw = secrets.token_urlsafe(32)
+    now = utcnow()
+    AuthToken.update(used_at=now).where(
+        (AuthToken.user == user) & (AuthToken.purpose == purpose) & AuthToken.used_at.is_null()).execute()
+    AuthToken.create(user=user, purpose=purpose, token_hash=AuthToken.hash(raw), expires_at=now + lifetime)
+    return raw
+
+
+def peek_token(raw: str, purpose: str) -> User | None:
+    """The user a valid, unused token belongs to, without spending it (for GET pages)."""
+    token = _valid_token(raw, purpose)
+    return token.user if token else None
+
+
+def consume_token(raw: str, purpose: str) -> User | None:
+    """Spend a token once; a second use, an expired or unknown token gives None."""
+    with database.atomic():
+        token = _valid_token(raw, purpose)
+        if token is None:
+            return None
+        spent = AuthToken.update(used_at=utcnow()).where(
+            (AuthToken.id == token.id) & AuthToken.used_at.is_null()).execute()
+        return token.user if spent == 1 else None
+
+
+def _valid_token(raw: str, purpose: str) -> AuthToken | None:
+    if not raw or len(raw) > 200:
+        return None
+    token = AuthToken.get_or_none((AuthToken.token_hash == AuthToken.hash(raw)) & (AuthToken.purpose == purpose))
+    if token is None or token.used_at is not None or token.expires_at <= utcnow() or not token.user.is_active:
+        return None
+    return token
+
+
+def sign_up(email: str, password: str) -> User | None:
+    """Create an unverified account and mail a verification link.
+
+    If the address already has an account, mail its owner instead and return None, so the page
+    looks the same either way and nobody learns who has an account.
+    """
+    email = normalise_email(email)
+    existing = User.by_email(email)
+    if existing is not None:
+        queue_email(email, "Someone tried to sign up with your address", "signup_exists",
+                    login_url=external_url("auth.login"), reset_url=external_url("auth.reset_request"))
+        return None
+    with database.atomic():
+        user = User.create(email=email, password_hash=hash_password(password))
+    send_verification(user)
+    return user
+
+
+def send_verification(user: User) -> None:
+    """Mail a fresh verification link."""
+    raw = issue_token(user, VERIFY, dt.timedelta(hours=_settings().verification_hours))
+    queue_email(user.email, "Confirm your email address", "verify",
+                verify_url=external_url("auth.verify", token=raw), hours=_settings().verification_hours)
+
+
+def verify_email(raw: str) -> User | None:
+    """Spend a verification token and mark the address verified."""
+    user = consume_token(raw, VERIFY)
+    if user is not None and user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        user.save()
+    return user
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The active account matching the credentials, upgrading an outdated hash; else None."""
+    user = User.by_email(email)
+    if user is None or not user.is_active:
+        verify_password(None, password)  # equal time for unknown accounts
+        return None
+    if not verify_password(user.password_hash, password):
+        return None
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        user.save()
+    return user
+
+
+def start_session(user: User, remember: bool = False) -> None:
+    """Sign in with a fresh session (the old session's contents are dropped)."""
+    session.clear()
+    login_user(user, remember=remember)
+    session.permanent = False
+    user.last_login_at = utcnow()
+    user.save()
+
+
+def end_session() -> None:
+    """Sign out and drop the session."""
+    logout_user()
+    session.clear()
+
+
+def request_password_reset(email: str) -> None:
+    """Mail a reset link if the address has an active account; otherwise do nothing visible."""
+    user = User.by_email(email)
+    if user is None or not user.is_active:
+        return
+    raw = issue_token(user, RESET, dt.timedelta(minutes=_settings().reset_minutes))
+    queue_email(user.email, "Reset your password", "reset",
+                reset_url=external_url("auth.reset", token=raw), minutes=_settings().reset_minutes)
+
+
+def reset_password(raw: str, password: str) -> User | None:
+    """Spend a reset token, set the password and sign the account out everywhere."""
+    with database.atomic():
+        user = consume_token(raw, RESET)
+        if user is None:
+            return None
+        user.password_hash = hash_password(password)
+        user.session_version += 1
+        if user.email_verified_at is None:
+            user.email_verified_at = utcnow()  # the link proved the address
+        user.save()
+    return user
+
+
+def send_magic_link(email: str) -> None:
+    """Mail a one-time sign-in link if the address has an active account."""
+    user = User.by_email(email)
+    if user is None or not user.is_active:
+        return
+    raw = issue_token(user, MAGIC, dt.timedelta(minutes=_settings().magic_link_minutes))
+    queue_email(user.email, "Your sign-in link", "magic_link",
+                magic_url=external_url("auth.magic_login", token=raw), minutes=_settings().magic_link_minutes)
+
+
+def magic_login(raw: str) -> User | None:
+    """Spend a magic-link token; the address counts as verified."""
+    user = consume_token(raw, MAGIC)
+    if user is not None and user.email_verified_at is None:
+        user.email_verified_at = utcnow()
+        user.save()
+    return user
+
+
+def create_admin(email: str, password: str) -> tuple[User, bool]:
+    """Create or promote an admin account (verified); returns (user, created)."""
+    email = normalise_email(email)
+    with database.atomic():
+        user = User.by_email(email)
+        created = user is None
+        if user is None:
+            user = User(email=email)
+        user.password_hash = hash_password(password)
+        user.role = "admin"
+        user.is_active = True
+        user.email_verified_at = user.email_verified_at or utcnow()
+        user.save()
+    return user, created

@@ -1,0 +1,95 @@
+"""The stable API for plugin authors: import everything you need from here, and only from here.
+
+    from core.api import hookimpl, CallProvider, Section, platform
+
+Names in `__all__` keep working across minor versions; anything else in `core` may change.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pluggy
+from flask import current_app
+from markupsafe import Markup, escape
+from pydantic import Field
+
+from core.config.schema import Section
+from core.db import BaseModel, UTCDateTimeField, database, utcnow
+from core.migrate import PluginModels
+from core.models import User
+from core.plugins_loader import StartupError
+from core.providers import ArchiveDestination, CallProvider, MatchingStrategy, Provider, QuestionnaireSource
+
+hookimpl = pluggy.HookimplMarker("oss_connect")
+
+
+def platform() -> Any:
+    """The running instance's `Platform` (config, plugin manager, providers, jobs, socketio)."""
+    return current_app.extensions["oss_connect"]
+
+
+def plugin_settings(name: str) -> Any:
+    """The validated settings of the enabled plugin `name` (an instance of its schema), or None."""
+    return platform().config.plugin_settings(name)
+
+
+def create_user(email: str, password: str | None, *, role: str = "participant", verified: bool = True) -> Any:
+    """Create an account (or return the existing one with that address, unchanged)."""
+    from core.models import User
+    from core.security import hash_password
+
+    existing = User.by_email(email)
+    if existing is not None:
+        return existing
+    return User.create(email=email.strip().lower(), role=role,
+                       password_hash=hash_password(password) if password else None,
+                       email_verified_at=utcnow() if verified else None)
+
+
+def cli_app(ctx: Any, config_path: str | None = None) -> Any:
+    """In a plugin's click command: the app for --config (or the default), or exit 2 with the reason."""
+    from core.cli import app_or_exit
+
+    return app_or_exit(ctx, config_path)
+
+
+def send_email(to: str, subject: str, template: str, **context: Any) -> str:
+    """Render `email/TEMPLATE.txt` and `.html` in the theme and queue them; return the Message-ID."""
+    from core.mail import queue_email
+
+    return queue_email(to, subject, template, **context)
+
+
+def notify(user_id: int, event: str, data: dict[str, Any]) -> None:
+    """Send a Socket.IO event to every open connection of one user."""
+    from core.realtime import notify_user
+
+    notify_user(user_id, event, data)
+
+
+__all__ = [
+    "ArchiveDestination",
+    "BaseModel",
+    "CallProvider",
+    "Field",
+    "Markup",
+    "MatchingStrategy",
+    "PluginModels",
+    "Provider",
+    "QuestionnaireSource",
+    "Section",
+    "StartupError",
+    "UTCDateTimeField",
+    "User",
+    "cli_app",
+    "create_user",
+    "database",
+    "escape",
+    "hookimpl",
+    "notify",
+    "platform",
+    "plugin_settings",
+    "send_email",
+    "utcnow",
+]

@@ -1,0 +1,307 @@
+"""The `oss-connect` command: init, check, run, serve, worker, plugins, db, create-admin.
+
+Configuration and start-up errors print a message for people and exit with code 2.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import click
+
+from core import __version__
+from core.config import ConfigError, LoadedConfig, load_config, resolve_config_path
+from core.plugins_loader import StartupError, build_plugin_manager, call_each
+
+EXIT_CONFIG = 2
+
+
+class OssConnectGroup(click.Group):
+    """A command group that adds the enabled plugins' commands (register_cli_commands)."""
+
+    _loaded_for: set[Path] = set()
+
+    def add_plugin_commands(self, config: str | None) -> None:
+        """Let the plugins enabled in `config` add their commands (once per config file)."""
+        path = resolve_config_path(config)
+        if path in self._loaded_for or not path.is_file():
+            return
+        self._loaded_for.add(path)
+        try:
+            loaded = load_config(path)
+            call_each(build_plugin_manager(loaded.plugins), "register_cli_commands", cli=self)
+        except (ConfigError, StartupError):
+            return  # built-in commands report it properly; plugin commands are simply absent
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self.add_plugin_commands(ctx.find_root().params.get("config"))
+            command = super().get_command(ctx, cmd_name)
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self.add_plugin_commands(ctx.find_root().params.get("config"))
+        return super().list_commands(ctx)
+
+
+config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False),
+                             help="The instance config (default: $OSS_CONNECT_CONFIG or instance/oss-connect.yaml).")
+
+
+@click.group(cls=OssConnectGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", type=click.Path(dir_okay=False), help="The instance config file.")
+@click.version_option(__version__, prog_name="oss-connect")
+@click.pass_context
+def cli(ctx: click.Context, config: str | None) -> None:
+    """oss-connect: matched conversations across political divides, self-hosted."""
+    ctx.ensure_object(dict)
+    ctx.obj["config"] = config
+
+
+def _fail(error: Exception) -> None:
+    click.echo(str(error), err=True)
+    sys.exit(EXIT_CONFIG)
+
+
+def _config_path(ctx: click.Context, local: str | None) -> Path:
+    return resolve_config_path(local or (ctx.obj or {}).get("config"))
+
+
+def load_or_exit(ctx: click.Context, local: str | None) -> LoadedConfig:
+    """Load the config, or print every problem and exit 2."""
+    try:
+        return load_config(_config_path(ctx, local))
+    except ConfigError as error:
+        _fail(error)
+        raise  # unreachable; keeps type checkers content
+
+
+def app_or_exit(ctx: click.Context, local: str | None, *, require_migrated: bool = True) -> Any:
+    """Build the app, or print why not and exit 2."""
+    from core.app import create_app
+    from core.db import database
+    from core.migrate import pending
+
+    loaded = load_or_exit(ctx, local)
+    try:
+        app = create_app(loaded)
+    except (ConfigError, StartupError) as error:
+        _fail(error)
+    if require_migrated:
+        with database.connection_context():
+            waiting = pending(database.obj, app.extensions["oss_connect"].migrations)
+        if waiting:
+            _fail(StartupError(f"the database has {len(waiting)} migration(s) to apply ({', '.join(waiting)}); "
+                               f"run `oss-connect db upgrade --config {loaded.path}` first"))
+    return app
+
+
+@cli.command()
+@click.option("--instance", "folder", type=click.Path(file_okay=False), default="instance", show_default=True,
+              help="The instance folder to create.")
+@click.option("--force", is_flag=True, help="Overwrite an existing config with the example.")
+@click.option("--demo", is_flag=True, help="Enable the demo_data plugin and create demo participants.")
+@click.pass_context
+def init(ctx: click.Context, folder: str, force: bool, demo: bool) -> None:
+    """Create an instance folder with a config, a secret key and a migrated database."""
+    from core.instance import CONFIG_NAME, enable_demo, write_instance
+
+    target = Path(folder).resolve()
+    for path in write_instance(target, force=force):
+        click.echo(f"wrote {path}")
+    config_path = target / CONFIG_NAME
+    if demo and enable_demo(config_path):
+        click.echo(f"enabled the demo_data plugin in {config_path}")
+    ctx.invoke(db_upgrade, config_path=str(config_path))
+    if demo:
+        cli.add_plugin_commands(str(config_path))
+        command = cli.commands.get("demo-data")
+        if command is not None:
+            ctx.invoke(command, config_path=str(config_path))
+    click.echo(f"ready: oss-connect run --config {config_path}")
+
+
+@cli.command()
+@config_option
+@click.pass_context
+def check(ctx: click.Context, config_path: str | None) -> None:
+    """Validate the config (and its theme and plugins) without starting anything."""
+    from core.themes import activate_theme
+
+    loaded = load_or_exit(ctx, config_path)
+    try:
+        build_plugin_manager(loaded.plugins)
+        activate_theme(loaded.settings.theme.name, loaded.instance_path, loaded.settings.theme.tokens)
+    except (ConfigError, StartupError) as error:
+        _fail(error)
+    names = ", ".join(info.name for info in loaded.plugins) or "none"
+    click.echo(f"{loaded.path}: OK (theme {loaded.settings.theme.name}; plugins: {names})")
+
+
+@cli.command()
+@config_option
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True, type=int)
+@click.option("--no-worker", is_flag=True, help="Do not start the job consumer in this process.")
+@click.option("--debug", is_flag=True, help="Flask debug mode (never on a public address).")
+@click.pass_context
+def run(ctx: click.Context, config_path: str | None, host: str, port: int, no_worker: bool, debug: bool) -> None:
+    """Serve the site with the development server and an in-process job consumer."""
+    app = app_or_exit(ctx, config_path)
+    platform = app.extensions["oss_connect"]
+    consumer = None
+    if not no_worker and platform.settings.jobs.backend != "immediate":
+        consumer = platform.jobs.consumer(platform.settings.jobs.workers)
+        consumer.start()
+    click.echo(f"serving {platform.settings.site.name} on http://{host}:{port}/ (Ctrl+C stops)")
+    try:
+        app.extensions["socketio"].run(app, host=host, port=port, debug=debug, use_reloader=False,
+                                       allow_unsafe_werkzeug=True, log_output=debug)
+    finally:
+        if consumer is not None:
+            consumer.stop(graceful=True)
+
+
+@cli.command()
+@config_option
+@click.option("--bind", default="127.0.0.1:5000", show_default=True, help="Address for gunicorn.")
+@click.option("--threads", default=100, show_default=True, type=int,
+              help="Threads of the single worker; above the number of concurrent sockets you expect.")
+@click.pass_context
+def serve(ctx: click.Context, config_path: str | None, bind: str, threads: int) -> None:
+    """Serve with gunicorn: one worker (Socket.IO needs it) with many threads. Run `worker` beside it."""
+    loaded = load_or_exit(ctx, config_path)
+    app_or_exit(ctx, config_path)  # refuse to start on a broken config, plugin or database
+    environment = dict(os.environ, OSS_CONNECT_CONFIG=str(loaded.path))
+    arguments = ["gunicorn", "--workers", "1", "--threads", str(threads), "--bind", bind,
+                 "--access-logfile", "-", "core.wsgi:app"]
+    click.echo("exec " + " ".join(arguments))
+    os.execvpe(arguments[0], arguments, environment)
+
+
+@cli.command()
+@config_option
+@click.option("--workers", type=int, default=None, help="Worker threads (default: jobs.workers).")
+@click.pass_context
+def worker(ctx: click.Context, config_path: str | None, workers: int | None) -> None:
+    """Run the job consumer alone (beside `serve`, or on another machine with Redis)."""
+    app = app_or_exit(ctx, config_path)
+    platform = app.extensions["oss_connect"]
+    if platform.settings.jobs.backend == "immediate":
+        _fail(StartupError("jobs.backend is immediate: jobs run in-line and there is nothing to consume"))
+    consumer = platform.jobs.consumer(workers or platform.settings.jobs.workers)
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    consumer.start()
+    click.echo(f"worker running with {consumer.workers} threads ({platform.settings.jobs.backend} queue)")
+    stopped.wait()
+    click.echo("stopping: finishing the jobs in progress")
+    consumer.stop(graceful=True)
+
+
+@cli.command()
+@config_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def plugins(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
+    """List active plugins: version, hooks implemented and providers registered."""
+    app = app_or_exit(ctx, config_path, require_migrated=False)
+    platform = app.extensions["oss_connect"]
+    owners = _provider_owners(platform)
+    rows = [{"name": info.name, "version": info.version, "distribution": info.distribution,
+             "hooks": info.hooks, "providers": owners.get(info.name, [])} for info in platform.config.plugins]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("No plugin is enabled. Add one under plugins: in the config.")
+    for row in rows:
+        click.echo(f"{row['name']} {row['version']} ({row['distribution']})")
+        click.echo(f"  hooks: {', '.join(row['hooks']) or '-'}")
+        click.echo(f"  providers: {', '.join(row['providers']) or '-'}")
+
+
+def _provider_owners(platform: Any) -> dict[str, list[str]]:
+    from core.providers import PROVIDER_KINDS
+
+    owners: dict[str, list[str]] = {}
+    for kind, (hook_name, _) in PROVIDER_KINDS.items():
+        for impl in getattr(platform.hook, hook_name).get_hookimpls():
+            returned = impl.function() or []
+            for provider in returned if isinstance(returned, list | tuple) else [returned]:
+                owners.setdefault(impl.plugin_name, []).append(f"{kind}:{provider.name}")
+    return owners
+
+
+@cli.group()
+def db() -> None:
+    """Database schema: apply and list migrations."""
+
+
+@db.command("upgrade")
+@config_option
+@click.pass_context
+def db_upgrade(ctx: click.Context, config_path: str | None) -> None:
+    """Apply every pending migration (core first, then each plugin's)."""
+    from core.db import database
+    from core.migrate import upgrade
+
+    app = app_or_exit(ctx, config_path, require_migrated=False)
+    with database.connection_context():
+        applied = upgrade(database.obj, app.extensions["oss_connect"].migrations)
+    click.echo(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+
+
+@db.command("status")
+@config_option
+@click.pass_context
+def db_status(ctx: click.Context, config_path: str | None) -> None:
+    """List every migration and whether it is applied."""
+    from core.db import database
+    from core.migrate import status
+
+    app = app_or_exit(ctx, config_path, require_migrated=False)
+    with database.connection_context():
+        for owner, name, done in status(database.obj, app.extensions["oss_connect"].migrations):
+            click.echo(f"[{'x' if done else ' '}] {owner}/{name}")
+
+
+@cli.command("create-admin")
+@config_option
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.pass_context
+def create_admin(ctx: click.Context, config_path: str | None, email: str, password_stdin: bool) -> None:
+    """Create an admin account (or make an existing account admin)."""
+    from core.accounts import create_admin as make_admin
+    from core.db import database
+
+    app = app_or_exit(ctx, config_path)
+    minimum = app.extensions["oss_connect"].settings.accounts.password_min_length
+    if "@" not in email or len(email) > 254:
+        _fail(click.BadParameter(f"'{email}' is not an email address"))
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("Password: ")
+        if password != getpass.getpass("Repeat it: "):
+            _fail(click.BadParameter("the two passwords differ"))
+    if len(password) < minimum:
+        _fail(click.BadParameter(f"the password needs at least {minimum} characters (accounts.password_min_length)"))
+    with app.app_context(), database.connection_context():
+        user, created = make_admin(email, password)
+    click.echo(f"{'created' if created else 'updated'} admin {user.email}")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(obj={})

@@ -1,0 +1,278 @@
+"""Load the instance configuration: YAML, environment, core schema and each plugin's schema."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pydantic
+from pydantic import BaseModel
+
+from core.config.errors import ConfigError, ConfigIssue, describe_value
+from core.config.schema import Settings
+from core.config.yaml_source import (
+    LocatedYaml,
+    apply_environment_overrides,
+    dotted_path,
+    read_yaml_file,
+    substitute_environment,
+)
+from core.plugins_loader import PluginInfo, installed_plugins, load_entry_point, new_plugin_manager
+
+DEFAULT_CONFIG = Path("instance") / "oss-connect.yaml"
+CONFIG_VARIABLE = "OSS_CONNECT_CONFIG"
+
+
+@dataclass
+class LoadedConfig:
+    """A validated configuration, ready for `create_app`."""
+
+    path: Path
+    settings: Settings
+    plugins: list[PluginInfo] = field(default_factory=list)
+    located: LocatedYaml | None = None
+
+    @property
+    def instance_path(self) -> Path:
+        """The instance folder: the folder that holds the config file."""
+        return self.path.parent
+
+    def instance_file(self, relative: str) -> Path:
+        """A path inside the instance folder (absolute paths are kept as they are)."""
+        candidate = Path(relative)
+        return candidate if candidate.is_absolute() else self.instance_path / candidate
+
+    def plugin_settings(self, name: str) -> Any:
+        """The validated settings of an enabled plugin, or None."""
+        for info in self.plugins:
+            if info.name == name:
+                return info.settings
+        return None
+
+
+def resolve_config_path(option: str | os.PathLike[str] | None, environ: dict[str, str] | None = None) -> Path:
+    """--config, else $OSS_CONNECT_CONFIG, else ./instance/oss-connect.yaml."""
+    environ = os.environ if environ is None else environ
+    chosen = option or environ.get(CONFIG_VARIABLE) or DEFAULT_CONFIG
+    return Path(chosen).expanduser().resolve()
+
+
+def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = None,
+                extra_plugins: dict[str, Any] | None = None) -> LoadedConfig:
+    """Read, substitute, override and validate; raise ConfigError listing every problem at once.
+
+    `extra_plugins` maps names to plugin objects that count as installed (used by tests and by
+    applications that embed oss-connect).
+    """
+    environ = dict(os.environ if environ is None else environ)
+    config_path = Path(path).expanduser().resolve()
+    located, issues = read_yaml_file(config_path)
+    if located is None:
+        raise ConfigError(issues)
+    if not isinstance(located.data, dict):
+        raise ConfigError([ConfigIssue(located.source, 1, "(top level)",
+                                       "the file must be a mapping of sections",
+                                       expected="lines such as `site:` and `database:`",
+                                       got=describe_value(located.data))])
+    issues += substitute_environment(located, environ)
+    apply_environment_overrides(located, environ)
+
+    settings = None
+    try:
+        settings = Settings.model_validate(located.data)
+    except pydantic.ValidationError as error:
+        issues += [_issue_from_error(item, located, (), Settings) for item in error.errors()]
+
+    plugins, plugin_issues = _load_plugins(located, extra_plugins or {})
+    issues += plugin_issues
+    if issues or settings is None:
+        raise ConfigError(issues)
+    loaded = LoadedConfig(config_path, settings, plugins, located)
+    _check_secret_key(loaded)
+    return loaded
+
+
+def read_secret_key(loaded: LoadedConfig) -> str:
+    """The secret key from the config, or else from the instance folder's secret_key file."""
+    if loaded.settings.site.secret_key is not None:
+        return loaded.settings.site.secret_key.get_secret_value()
+    return loaded.instance_file("secret_key").read_text(encoding="utf-8").strip()
+
+
+def _check_secret_key(loaded: LoadedConfig) -> None:
+    secret = loaded.settings.site.secret_key
+    if secret is not None:
+        if len(secret.get_secret_value()) < 32:
+            source, line = loaded.located.source_for(("site", "secret_key"))
+            raise ConfigError([ConfigIssue(source, line, "site.secret_key", "the secret key is too short",
+                                           expected="at least 32 random characters",
+                                           got=f"{len(secret.get_secret_value())} characters",
+                                           fix="generate one with: python3 -c 'import secrets; "
+                                               "print(secrets.token_urlsafe(48))'")])
+        return
+    key_file = loaded.instance_file("secret_key")
+    if not key_file.is_file() or len(key_file.read_text(encoding="utf-8").strip()) < 32:
+        raise ConfigError([ConfigIssue(
+            loaded.located.source, loaded.located.line_for(("site",)), "site.secret_key",
+            "no secret key is configured", expected=f"site.secret_key or the file {key_file}",
+            got="neither", fix="run `oss-connect init` to write one, or set "
+                               "site.secret_key: ${OSS_CONNECT_SECRET_KEY}")])
+
+
+def _load_plugins(located: LocatedYaml, extra: dict[str, Any]) -> tuple[list[PluginInfo], list[ConfigIssue]]:
+    section = located.data.get("plugins") or {}
+    if not isinstance(section, dict):
+        return [], []  # the core schema already reported the wrong type
+    available = installed_plugins()
+    infos: list[PluginInfo] = []
+    issues: list[ConfigIssue] = []
+    for name, raw_settings in section.items():
+        name = str(name)
+        path = ("plugins", name)
+        source, line = located.source_for(path)
+        if name in extra:
+            info = PluginInfo(name, extra[name], "test", "(registered in-process)")
+        elif name in available:
+            try:
+                plugin, dist, version = load_entry_point(available[name])
+            except Exception as error:  # an import error inside the plugin's own code
+                issues.append(ConfigIssue(source, line, f"plugins.{name}",
+                                          f"plugin '{name}' is installed but failed to import: "
+                                          f"{type(error).__name__}: {error}",
+                                          fix="reinstall or upgrade the plugin's package, or remove the line"))
+                continue
+            info = PluginInfo(name, plugin, version, dist)
+        else:
+            known = sorted({*available, *extra})
+            hint = difflib.get_close_matches(name, known, n=1)
+            issues.append(ConfigIssue(
+                source, line, f"plugins.{name}", f"plugin '{name}' is enabled but not installed",
+                expected="one of: " + (", ".join(known) or "(no plugin is installed)"), got=repr(name),
+                fix=(f"did you mean '{hint[0]}'? " if hint else "")
+                + "pip install the package that provides it, or remove the line"))
+            continue
+        settings, setting_issues = _validate_plugin_settings(info, raw_settings, located, path)
+        issues += setting_issues
+        info.settings = settings
+        infos.append(info)
+    return infos, issues
+
+
+def _validate_plugin_settings(info: PluginInfo, raw: Any, located: LocatedYaml,
+                              path: tuple[str, ...]) -> tuple[Any, list[ConfigIssue]]:
+    manager = new_plugin_manager()
+    try:
+        manager.register(info.plugin, name=info.name)
+        schema = manager.hook.register_config_schema()
+    except Exception as error:
+        source, line = located.source_for(path)
+        return None, [ConfigIssue(source, line, ".".join(path),
+                                  f"plugin '{info.name}' failed to declare its settings: {error}",
+                                  fix="fix or upgrade the plugin, or remove the line")]
+    if schema is None:
+        if raw not in (None, {}):
+            source, line = located.source_for(path)
+            return None, [ConfigIssue(source, line, ".".join(path), f"plugin '{info.name}' takes no settings",
+                                      expected="an empty value", got=describe_value(raw),
+                                      fix=f"write `{info.name}: {{}}` or `{info.name}:` alone")]
+        return None, []
+    try:
+        return schema.model_validate(raw or {}), []
+    except pydantic.ValidationError as error:
+        return None, [_issue_from_error(item, located, path, schema) for item in error.errors()]
+
+
+# --- pydantic errors as sentences --------------------------------------------------------------
+
+_EXPECTATIONS = {
+    "int_parsing": "a whole number", "int_type": "a whole number", "int_from_float": "a whole number",
+    "float_parsing": "a number", "float_type": "a number",
+    "bool_parsing": "true or false", "bool_type": "true or false",
+    "string_type": "text", "dict_type": "a mapping (key: value lines)",
+    "model_type": "a mapping (key: value lines)", "model_attributes_type": "a mapping (key: value lines)",
+    "list_type": "a list (- item lines)",
+}
+
+
+def _issue_from_error(error: dict[str, Any], located: LocatedYaml, prefix: tuple[str, ...],
+                      model: type[BaseModel]) -> ConfigIssue:
+    loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
+    full = (*prefix, *loc)
+    source, line = located.source_for(full)
+    key = dotted_path(full)
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    if kind == "extra_forbidden":
+        allowed = sorted(_fields_at(model, loc[:-1]))
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        return ConfigIssue(source, line, key, "unknown key",
+                           expected="one of: " + ", ".join(allowed), got=repr(str(loc[-1])),
+                           fix=f"did you mean '{hint[0]}'?" if hint else "remove it or check the spelling")
+    if kind == "missing":
+        return ConfigIssue(source, line, key, "a required key is missing",
+                           expected=_describe_field(model, loc), got="nothing",
+                           fix=f"add `{loc[-1]}:` under `{dotted_path(full[:-1]) or 'the top level'}`")
+    if kind == "literal_error":
+        return ConfigIssue(source, line, key, "not one of the allowed values",
+                           expected=f"one of {ctx.get('expected')}", got=describe_value(value))
+    if kind in _EXPECTATIONS:
+        return ConfigIssue(source, line, key, "wrong type", expected=_EXPECTATIONS[kind], got=describe_value(value))
+    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
+        bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
+                 "less_than": "<"}[kind]
+        limit = next(iter(ctx.values()), "?")
+        return ConfigIssue(source, line, key, "out of range", expected=f"a number {bound} {limit}",
+                           got=describe_value(value))
+    if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
+        return ConfigIssue(source, line, key, "wrong length", expected=error["msg"].lower(), got=describe_value(value))
+    if kind == "string_pattern_mismatch":
+        return ConfigIssue(source, line, key, "wrong format", expected=f"text matching {ctx.get('pattern')}",
+                           got=describe_value(value))
+    if kind == "value_error":
+        message = str(ctx.get("error", error["msg"]))
+        return ConfigIssue(source, line, key, "invalid value", expected=message, got=describe_value(value))
+    return ConfigIssue(source, line, key, error["msg"], got=describe_value(value))
+
+
+def _submodel(annotation: Any) -> type[BaseModel] | None:
+    """The model inside an annotation such as `Model`, `Model | None` or `list[Model]`."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType, list, tuple, typing.Annotated):
+        for arg in typing.get_args(annotation):
+            found = _submodel(arg)
+            if found is not None:
+                return found
+    return None
+
+
+def _model_at(model: type[BaseModel], loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    current: type[BaseModel] | None = model
+    for part in loc:
+        if current is None:
+            return None
+        if isinstance(part, int):
+            continue
+        field_info = current.model_fields.get(str(part))
+        current = _submodel(field_info.annotation) if field_info else None
+    return current
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    found = _model_at(model, loc)
+    return list(found.model_fields) if found else []
+
+
+def _describe_field(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
+    parent = _model_at(model, loc[:-1])
+    field_info = parent.model_fields.get(str(loc[-1])) if parent else None
+    if field_info and field_info.description:
+        return f"a value: {field_info.description}"
+    return "a value"

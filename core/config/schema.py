@@ -1,0 +1,332 @@
+"""The core configuration sections as pydantic models; plugins declare their own sections."""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+_HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+_SAFE_FONT = re.compile(r"^[A-Za-z0-9 ,'\"\-]+$")
+_SIMPLE_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Section(BaseModel):
+    """Base for every config section: unknown keys are errors, values are not coerced loosely."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class SiteSettings(Section):
+    """Who runs this instance and where it lives."""
+
+    name: str = Field("oss-connect", min_length=1, max_length=120,
+                      description="The program's name, shown in the header, titles and emails.")
+    tagline: str = Field("Two strangers. Different views. One real conversation.", max_length=200,
+                         description="One line under the name on the landing page.")
+    organisation: str = Field("Your organisation", min_length=1, max_length=200,
+                              description="The partner organisation that runs this instance.")
+    base_url: str = Field("http://127.0.0.1:5000",
+                          description="The public address, used in emails and the WebSocket Origin check.")
+    environment: Literal["development", "production"] = Field(
+        "development", description="production turns on Secure cookies and HSTS.")
+    secret_key: SecretStr | None = Field(
+        None, description="Signs sessions and tokens. Use ${OSS_CONNECT_SECRET_KEY}; when empty, "
+        "the file secret_key in the instance folder (written by `oss-connect init`) is used.")
+    default_time_zone: str = Field("UTC", description="IANA zone for visitors who have not chosen one.")
+    default_locale: str = Field("en", pattern=r"^[a-z]{2}(_[A-Z]{2})?$",
+                                description="Language of the interface and emails.")
+    contact_email: str = Field("hello@example.org", description="Shown on the privacy notice and in emails.")
+
+    @field_validator("base_url")
+    @classmethod
+    def _absolute_http_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an absolute http(s) address such as https://talk.example.org")
+        return value.rstrip("/")
+
+    @field_validator("secret_key", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("default_time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in zoneinfo.available_timezones():
+            raise ValueError("must be an IANA time zone name such as Europe/Berlin or America/Chicago")
+        return value
+
+    @field_validator("contact_email")
+    @classmethod
+    def _email_shape(cls, value: str) -> str:
+        if not _SIMPLE_EMAIL.match(value):
+            raise ValueError("must be an email address such as hello@example.org")
+        return value
+
+
+class DatabaseSettings(Section):
+    """Where the data lives."""
+
+    url: str = Field("sqlite:///oss-connect.sqlite3", description=(
+        "sqlite:///FILE (relative to the instance folder) or postgresql://USER:PASSWORD@HOST:PORT/NAME."))
+
+    @field_validator("url")
+    @classmethod
+    def _supported_scheme(cls, value: str) -> str:
+        scheme = value.split(":", 1)[0]
+        if scheme not in ("sqlite", "postgresql", "postgres") or "://" not in value:
+            raise ValueError("must start with sqlite:/// or postgresql://")
+        return value
+
+
+class JobsSettings(Section):
+    """The background job queue (huey)."""
+
+    backend: Literal["sqlite", "redis", "immediate"] = Field(
+        "sqlite", description="sqlite (a file in the instance folder), redis, or immediate (run in-line; tests).")
+    sqlite_file: str = Field("jobs.sqlite3", description="The queue file for the sqlite backend.")
+    redis_url: str | None = Field(None, description="redis://HOST:PORT/DB, required when backend is redis.")
+    workers: int = Field(2, ge=1, le=64, description="Worker threads of the consumer.")
+
+    @model_validator(mode="after")
+    def _redis_needs_url(self) -> JobsSettings:
+        if self.backend == "redis" and not self.redis_url:
+            raise ValueError("backend is redis but redis_url is empty; set jobs.redis_url: redis://127.0.0.1:6379/0")
+        return self
+
+
+class RealtimeSettings(Section):
+    """Socket.IO."""
+
+    message_queue: str | None = Field(
+        None, description="redis://... to share events between several server processes.")
+    allowed_origins: list[str] = Field(
+        default_factory=list, description="Extra origins allowed to open a WebSocket; site.base_url always is.")
+
+
+class SmtpSettings(Section):
+    """An SMTP server for real delivery."""
+
+    host: str = Field(..., min_length=1, description="The SMTP server's host name.")
+    port: int = Field(587, ge=1, le=65535, description="Usually 587 (STARTTLS) or 465 (TLS).")
+    username: str | None = Field(None, description="Login name, if the server needs one.")
+    password: SecretStr | None = Field(None, description="Use ${SMTP_PASSWORD}, never a literal.")
+    use_tls: bool = Field(True, description="STARTTLS on port 587.")
+    use_ssl: bool = Field(False, description="TLS from the start on port 465.")
+    timeout: int = Field(20, ge=1, le=300, description="Seconds before giving up on the server.")
+
+    @model_validator(mode="after")
+    def _one_tls_mode(self) -> SmtpSettings:
+        if self.use_tls and self.use_ssl:
+            raise ValueError("use_tls and use_ssl cannot both be true; port 587 uses use_tls, 465 use_ssl")
+        return self
+
+
+class MailSettings(Section):
+    """Outgoing email."""
+
+    backend: Literal["outbox", "smtp"] = Field(
+        "outbox", description="outbox writes every message to a folder an admin can read; smtp sends them.")
+    from_address: str = Field("oss-connect <no-reply@example.org>", description="The From: header.")
+    outbox_folder: str = Field("outbox", description="Folder (relative to the instance folder) for the outbox.")
+    smtp: SmtpSettings | None = Field(None, description="Required when backend is smtp.")
+
+    @model_validator(mode="after")
+    def _smtp_needs_server(self) -> MailSettings:
+        if self.backend == "smtp" and self.smtp is None:
+            raise ValueError("backend is smtp but there is no smtp: section; add smtp: {host: mail.example.org}")
+        return self
+
+
+class ColourTokens(Section):
+    """Brand colours; every pair used for text meets WCAG AA contrast in the bundled themes."""
+
+    primary: str | None = Field(None, description="Buttons and links.")
+    on_primary: str | None = Field(None, description="Text on primary.")
+    accent: str | None = Field(None, description="Highlights and the hero band.")
+    on_accent: str | None = Field(None, description="Text on accent.")
+    background: str | None = Field(None, description="Page background.")
+    surface: str | None = Field(None, description="Cards and panels.")
+    text: str | None = Field(None, description="Body text.")
+    muted: str | None = Field(None, description="Secondary text.")
+    focus: str | None = Field(None, description="Keyboard focus ring.")
+    danger: str | None = Field(None, description="Errors.")
+    success: str | None = Field(None, description="Confirmations.")
+
+    @field_validator("*")
+    @classmethod
+    def _hex(cls, value: str | None) -> str | None:
+        if value is not None and not _HEX_COLOUR.match(value):
+            raise ValueError("must be a hex colour such as #1a5fb4")
+        return value
+
+
+class FontTokens(Section):
+    """Font stacks (the files, if any, are served by the theme)."""
+
+    body: str | None = Field(None, description="Body text font stack.")
+    heading: str | None = Field(None, description="Headings font stack.")
+
+    @field_validator("*")
+    @classmethod
+    def _safe(cls, value: str | None) -> str | None:
+        if value is not None and not _SAFE_FONT.match(value):
+            raise ValueError("may contain only letters, digits, spaces, commas, quotes and hyphens")
+        return value
+
+
+class BrandTokens(Section):
+    """Brand tokens; they become CSS custom properties (--brand-primary, --brand-font-body, ...)."""
+
+    colors: ColourTokens = Field(default_factory=ColourTokens, description="Brand colours.")
+    fonts: FontTokens = Field(default_factory=FontTokens, description="Font stacks.")
+    logo: str | None = Field(None, description="Logo file inside the theme's static/ folder.")
+    logo_alt: str | None = Field(None, description="Text alternative of the logo.")
+    radius: str | None = Field(None, pattern=r"^\d+(\.\d+)?(px|rem|em)$", description="Corner radius, e.g. 6px.")
+
+
+class ThemeSettings(Section):
+    """Branding."""
+
+    name: str = Field("default", pattern=r"^[a-z0-9][a-z0-9_-]*$", description="A folder in themes/.")
+    tokens: BrandTokens = Field(default_factory=BrandTokens,
+                                description="Overrides of the theme's brand tokens for this instance.")
+    templates_folder: str = Field("templates", description=(
+        "Instance folder for template overrides; searched before the theme."))
+
+
+class Step(Section):
+    """One step of the program, shown on the landing page."""
+
+    title: str = Field(..., min_length=1, max_length=80)
+    text: str = Field(..., min_length=1, max_length=600)
+
+
+class FaqItem(Section):
+    """One question and answer."""
+
+    question: str = Field(..., min_length=1, max_length=300)
+    answer: str = Field(..., min_length=1, max_length=4000)
+
+
+class SupportLink(Section):
+    """A link to support or donate to the partner."""
+
+    url: str = Field(..., description="https://... address.")
+    label: str = Field("Support this program", min_length=1, max_length=80)
+
+    @field_validator("url")
+    @classmethod
+    def _http(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("http", "https"):
+            raise ValueError("must be an http(s) address")
+        return value
+
+
+class PrivacyNotice(Section):
+    """The privacy notice; its version is recorded with every consent."""
+
+    version: str = Field("1", min_length=1, max_length=40, description="Change it whenever the text changes.")
+    text: str = Field(..., min_length=20, description="Plain text; blank lines separate paragraphs.")
+
+
+def _default_steps() -> list[Step]:
+    return [
+        Step(title="Tell us about yourself",
+             text="Answer a short questionnaire about who you are and how you see the world. "
+                  "You choose what a potential partner may see."),
+        Step(title="Meet your match",
+             text="We suggest a few people whose views differ from yours and with whom you share "
+                  "something. You choose one and agree on a time."),
+        Step(title="Have the conversation",
+             text="A 50-minute recorded conversation in your browser about who you are as people, "
+                  "not a debate. Together you decide whether it is public."),
+    ]
+
+
+def _default_faq() -> list[FaqItem]:
+    return [
+        FaqItem(question="Is this a debate?",
+                answer="No. You talk about your lives, your values and what shaped you. "
+                       "Nobody has to change their mind."),
+        FaqItem(question="Who hears the recording?",
+                answer="Only the two of you decide. A recording becomes public only if both of you "
+                       "choose so, and you can withdraw your consent later."),
+    ]
+
+
+def _default_privacy() -> PrivacyNotice:
+    return PrivacyNotice(version="1", text=(
+        "We collect your email address, your answers to the questionnaire and, if you take part "
+        "in a conversation, its recording.\n\nYour political views are sensitive personal data. "
+        "We use them only to suggest partners, with your explicit consent, and show them to others "
+        "only where you choose to.\n\nYou can ask for a copy of your data or its deletion at any time."))
+
+
+class NewsletterSettings(Section):
+    """The "Stay informed" sign-up."""
+
+    enabled: bool = Field(True, description="Show the sign-up form on public pages.")
+    description: str = Field("News about the program and upcoming conversation events, about once a month.",
+                             max_length=300, description="What subscribers will receive.")
+
+
+class ProgramSettings(Section):
+    """What the public pages say about the program."""
+
+    steps: list[Step] = Field(default_factory=_default_steps, min_length=1, max_length=6,
+                              description="The steps on the landing page (three, usually).")
+    faq: list[FaqItem] = Field(default_factory=_default_faq, description="Frequently asked questions.")
+    support: SupportLink | None = Field(None, description="Support or donate link; hidden when empty.")
+    privacy_notice: PrivacyNotice = Field(default_factory=_default_privacy, description="The privacy notice.")
+    newsletter: NewsletterSettings = Field(default_factory=NewsletterSettings, description="Stay informed.")
+
+
+RateLimit = Annotated[str, Field(pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?(\s*;\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?)*$")]
+
+
+class RateLimits(Section):
+    """Flask-Limiter limits such as "10 per minute" or "5/hour; 20/day"."""
+
+    signup: RateLimit = Field("10 per hour", description="Sign-ups per address.")
+    login: RateLimit = Field("10 per minute", description="Log-in attempts per address.")
+    reset: RateLimit = Field("5 per hour", description="Password-reset and magic-link requests per address.")
+    newsletter: RateLimit = Field("10 per hour", description="Newsletter sign-ups per address.")
+    storage_url: str = Field("memory://", description="memory:// or redis://HOST:PORT to share counters.")
+
+
+class AccountSettings(Section):
+    """Accounts and sign-in."""
+
+    allow_signup: bool = Field(True, description="Let visitors create accounts.")
+    password_min_length: int = Field(10, ge=8, le=128, description="Minimum password length.")
+    verification_hours: int = Field(48, ge=1, le=720, description="Lifetime of an email verification link.")
+    reset_minutes: int = Field(60, ge=5, le=1440, description="Lifetime of a password-reset link.")
+    magic_link_minutes: int = Field(15, ge=5, le=1440, description="Lifetime of a log-in link.")
+    remember_days: int = Field(30, ge=1, le=365, description="How long \"remember me\" lasts.")
+    rate_limits: RateLimits = Field(default_factory=RateLimits, description="Abuse protection.")
+
+
+class Settings(Section):
+    """The whole instance configuration (core sections; plugins validate their own)."""
+
+    site: SiteSettings = Field(default_factory=SiteSettings)
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
+    jobs: JobsSettings = Field(default_factory=JobsSettings)
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
+    mail: MailSettings = Field(default_factory=MailSettings)
+    theme: ThemeSettings = Field(default_factory=ThemeSettings)
+    program: ProgramSettings = Field(default_factory=ProgramSettings)
+    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    plugins: dict[str, dict[str, Any] | None] = Field(
+        default_factory=dict, description="Enabled plugins in priority order, each with its settings.")
+
+    @field_validator("plugins", mode="before")
+    @classmethod
+    def _empty_plugins(cls, value: Any) -> Any:
+        return {} if value is None else value

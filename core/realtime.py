@@ -1,0 +1,52 @@
+"""Real time: Flask-SocketIO in threading mode; only signed-in users connect, from allowed origins."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from flask_login import current_user
+from flask_socketio import ConnectionRefusedError, SocketIO, join_room
+
+from core.db import database
+
+
+def allowed_origins(base_url: str, extra: list[str]) -> list[str]:
+    """The Origin values allowed to open a WebSocket: the site's own, plus configured extras."""
+    parts = urlsplit(base_url)
+    origins = [f"{parts.scheme}://{parts.netloc}"]
+    return origins + [origin.rstrip("/") for origin in extra if origin.rstrip("/") not in origins]
+
+
+def create_socketio(app: Any, settings: Any) -> SocketIO:
+    """Attach Socket.IO to the app; the connect handler refuses anonymous visitors."""
+    socketio = SocketIO(
+        app,
+        async_mode="threading",
+        cors_allowed_origins=allowed_origins(settings.site.base_url, settings.realtime.allowed_origins),
+        message_queue=settings.realtime.message_queue,
+        manage_session=False,
+        logger=False,
+        engineio_logger=False,
+    )
+
+    @socketio.on("connect")
+    def connect(auth: Any = None) -> bool:
+        with database.connection_context():
+            if not current_user.is_authenticated:
+                raise ConnectionRefusedError("sign in first")
+            join_room(user_room(current_user.id))
+        return True
+
+    return socketio
+
+
+def user_room(user_id: int) -> str:
+    """The Socket.IO room that holds every connection of one user."""
+    return f"user:{user_id}"
+
+
+def notify_user(user_id: int, event: str, data: dict[str, Any]) -> None:
+    """Emit `event` to every open connection of a user."""
+    current_app.extensions["socketio"].emit(event, data, to=user_room(user_id))

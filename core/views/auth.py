@@ -1,0 +1,164 @@
+"""Accounts: sign up, verify, sign in and out, password reset, magic links, account page."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required
+from werkzeug.wrappers import Response
+
+from core import accounts
+from core.models import User
+from core.views.forms import ConfirmForm, EmailOnlyForm, LoginForm, NewPasswordForm, SignupForm, TimeZoneForm
+
+blueprint = Blueprint("auth", __name__)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths may be redirect targets after sign-in."""
+    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+        return target
+    return url_for("auth.account")
+
+
+@blueprint.route("/signup", methods=["GET", "POST"])
+def signup() -> str | Response:
+    """Create an account; the verification link arrives by email."""
+    if not current_app.extensions["oss_connect"].settings.accounts.allow_signup:
+        return render_template("auth/signup_closed.html"), 403
+    form = SignupForm()
+    if form.validate_on_submit():
+        accounts.sign_up(form.email.data, form.password.data)
+        return render_template("auth/check_email.html", email=form.email.data, reason="signup")
+    return render_template("auth/signup.html", form=form), 400 if form.errors else 200
+
+
+@blueprint.route("/verify/<token>", methods=["GET", "POST"])
+def verify(token: str) -> str | Response:
+    """GET shows a button; POST spends the token (mail scanners only GET)."""
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        user = accounts.verify_email(token)
+        if user is None:
+            return render_template("auth/link_invalid.html", kind="verification"), 400
+        accounts.start_session(user)
+        flash("Your email address is confirmed. Welcome!", "success")
+        return redirect(url_for("auth.account"))
+    if accounts.peek_token(token, accounts.VERIFY) is None:
+        return render_template("auth/link_invalid.html", kind="verification"), 400
+    return render_template("auth/confirm_link.html", form=form, kind="verification",
+                           heading="Confirm your email address", button="Confirm my address")
+
+
+@blueprint.route("/verify/resend", methods=["GET", "POST"])
+def resend_verification() -> str | Response:
+    """Send a new verification link (same answer whether or not the address has an account)."""
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        user = User.by_email(form.email.data)
+        if user is not None and user.is_active and not user.is_verified:
+            accounts.send_verification(user)
+        return render_template("auth/check_email.html", email=form.email.data, reason="verify")
+    return render_template("auth/email_only.html", form=form, heading="Send a new confirmation link",
+                           button="Send the link"), 400 if form.errors else 200
+
+
+@blueprint.route("/login", methods=["GET", "POST"])
+def login() -> str | Response:
+    """Sign in with email and password."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.account"))
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        user = accounts.authenticate(form.email.data, form.password.data)
+        if user is None:
+            error = "That email address and password do not match an account."
+        elif not user.is_verified:
+            error = "Confirm your email address first: use the link we sent you, or ask for a new one below."
+        else:
+            accounts.start_session(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")))
+    status = 400 if (form.errors or error) else 200
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@blueprint.route("/logout", methods=["POST"])
+def logout() -> Response:
+    """Sign out (POST only, with CSRF token)."""
+    accounts.end_session()
+    flash("You are signed out.", "success")
+    return redirect(url_for("public.landing"))
+
+
+@blueprint.route("/reset", methods=["GET", "POST"])
+def reset_request() -> str | Response:
+    """Ask for a password-reset link."""
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        accounts.request_password_reset(form.email.data)
+        return render_template("auth/check_email.html", email=form.email.data, reason="reset")
+    return render_template("auth/email_only.html", form=form, heading="Reset your password",
+                           button="Send me a reset link"), 400 if form.errors else 200
+
+
+@blueprint.route("/reset/<token>", methods=["GET", "POST"])
+def reset(token: str) -> str | Response:
+    """Choose a new password with a reset link."""
+    if accounts.peek_token(token, accounts.RESET) is None:
+        return render_template("auth/link_invalid.html", kind="password reset"), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        user = accounts.reset_password(token, form.password.data)
+        if user is None:
+            return render_template("auth/link_invalid.html", kind="password reset"), 400
+        accounts.start_session(user)
+        flash("Your password is changed, and other devices are signed out.", "success")
+        return redirect(url_for("auth.account"))
+    return render_template("auth/reset.html", form=form), 400 if form.errors else 200
+
+
+@blueprint.route("/magic", methods=["GET", "POST"])
+def magic_request() -> str | Response:
+    """Ask for a one-time sign-in link."""
+    form = EmailOnlyForm()
+    if form.validate_on_submit():
+        accounts.send_magic_link(form.email.data)
+        return render_template("auth/check_email.html", email=form.email.data, reason="magic")
+    return render_template("auth/email_only.html", form=form, heading="Sign in with a link by email",
+                           button="Email me a sign-in link"), 400 if form.errors else 200
+
+
+@blueprint.route("/magic/<token>", methods=["GET", "POST"])
+def magic_login(token: str) -> str | Response:
+    """GET shows a button; POST spends the single-use token and signs in."""
+    form = ConfirmForm()
+    if request.method == "POST" and form.validate_on_submit():
+        user = accounts.magic_login(token)
+        if user is None:
+            return render_template("auth/link_invalid.html", kind="sign-in"), 400
+        accounts.start_session(user)
+        return redirect(url_for("auth.account"))
+    if accounts.peek_token(token, accounts.MAGIC) is None:
+        return render_template("auth/link_invalid.html", kind="sign-in"), 400
+    return render_template("auth/confirm_link.html", form=form, kind="sign-in",
+                           heading="Sign in", button="Sign me in")
+
+
+@blueprint.route("/account", methods=["GET", "POST"])
+@login_required
+def account() -> str | Response:
+    """The signed-in person's account: address, role, time zone."""
+    form = TimeZoneForm(obj=current_user)
+    if form.validate_on_submit():
+        current_user.time_zone = form.time_zone.data or None
+        current_user.save()
+        flash("Saved.", "success")
+        return redirect(url_for("auth.account"))
+    if request.method == "POST" and not form.errors:
+        abort(400)
+    import zoneinfo
+
+    zones = sorted(zoneinfo.available_timezones())
+    return render_template("auth/account.html", form=form, zones=zones), 400 if form.errors else 200

@@ -1,0 +1,71 @@
+"""demo_data: demo accounts for trying an instance, and a note on the sign-in page saying so.
+
+Enable it with `oss-connect init --demo` (or `make run DEMO=1`); never in production.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from core.api import Field, Markup, Section, cli_app, create_user, database, escape, hookimpl, plugin_settings
+
+
+class DemoSettings(Section):
+    """Settings under `plugins: demo_data:`."""
+
+    participants: int = Field(12, ge=1, le=500, description="How many demo participants to create.")
+    password: str = Field("conversation", min_length=10, max_length=128,
+                          description="The password of every demo account.")
+    email_domain: str = Field("demo.example.org", pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$",
+                              description="Demo addresses are participantN@DOMAIN and admin@DOMAIN.")
+
+
+@hookimpl
+def register_config_schema() -> type[DemoSettings]:
+    """demo_data's settings."""
+    return DemoSettings
+
+
+@hookimpl
+def register_cli_commands(cli: Any) -> None:
+    """Add `oss-connect demo-data`."""
+
+    @cli.command("demo-data")
+    @click.option("--config", "config_path", type=click.Path(dir_okay=False), help="The instance config.")
+    @click.pass_context
+    def demo_data(ctx: click.Context, config_path: str | None) -> None:
+        """Create the demo admin and participants (idempotent)."""
+        app = cli_app(ctx, config_path)
+        with app.app_context(), database.connection_context():
+            settings = plugin_settings("demo_data")
+            addresses = create_demo_accounts(settings)
+        click.echo(f"demo accounts ({len(addresses)}), password '{settings.password}': "
+                   f"{addresses[0]}, {addresses[1]} ... {addresses[-1]}")
+
+
+def create_demo_accounts(settings: DemoSettings) -> list[str]:
+    """One admin and `participants` verified participants; existing accounts are left alone."""
+    addresses = [f"admin@{settings.email_domain}"]
+    with database.atomic():
+        create_user(addresses[0], settings.password, role="admin")
+        for number in range(1, settings.participants + 1):
+            address = f"participant{number}@{settings.email_domain}"
+            create_user(address, settings.password)
+            addresses.append(address)
+    return addresses
+
+
+@hookimpl
+def render_slot(slot: str) -> Markup | None:
+    """On the sign-in page, say that this is a demo and how to sign in."""
+    if slot != "login_aside":
+        return None
+    settings = plugin_settings("demo_data")
+    return Markup(
+        '<aside class="panel" aria-labelledby="demo-note"><h2 id="demo-note">This is a demo</h2>'
+        "<p>Sign in as <code>participant1@{domain}</code> (up to participant{count}) or "
+        "<code>admin@{domain}</code>, password <code>{password}</code>.</p></aside>"
+    ).format(domain=escape(settings.email_domain), count=settings.participants,
+             password=escape(settings.password))

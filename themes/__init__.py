@@ -1,0 +1,1 @@
+"""Bundled themes (data only: theme.yaml, templates/, static/)."""
