@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from flask import current_app
@@ -11,6 +10,7 @@ from core.db import database, utcnow
 from core.mail import queue_email
 from core.models import NewsletterSubscriber
 from core.models.accounts import normalise_email
+from core.security import token_digest
 from core.urls import external_url
 
 
@@ -25,7 +25,7 @@ def subscribe(email: str) -> None:
             return
         if subscriber is None:
             subscriber = NewsletterSubscriber(email=email)
-        subscriber.token_hash = token_hash_of(raw)
+        subscriber.token_hash = token_digest(raw)
         subscriber.privacy_version = program.privacy_notice.version
         subscriber.unsubscribed_at = None
         subscriber.confirmed_at = None
@@ -39,7 +39,7 @@ def find(raw: str) -> NewsletterSubscriber | None:
     """The subscriber a link's token belongs to."""
     if not raw or len(raw) > 200:
         return None
-    return NewsletterSubscriber.get_or_none(NewsletterSubscriber.token_hash == token_hash_of(raw))
+    return NewsletterSubscriber.get_or_none(NewsletterSubscriber.token_hash == token_digest(raw))
 
 
 def confirm(raw: str) -> NewsletterSubscriber | None:
@@ -59,8 +59,3 @@ def unsubscribe(raw: str) -> NewsletterSubscriber | None:
         subscriber.unsubscribed_at = utcnow()
         subscriber.save()
     return subscriber
-
-
-def token_hash_of(raw: str) -> str:
-    """The stored form of a newsletter link token."""
-    return hashlib.sha256(raw.encode("utf-8")).hexdigest()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from argon2 import PasswordHasher
@@ -25,6 +26,11 @@ CONTENT_SECURITY_POLICY = "; ".join([
     "form-action 'self'",
     "frame-ancestors 'none'",
 ])
+
+
+def token_digest(raw: str) -> str:
+    """The stored form of a single-use link token (SHA-256 hex); the token itself is never stored."""
+    return hashlib.sha256(raw.encode("utf-8")).hexdigest()
 
 
 def hash_password(password: str) -> str:

@@ -7,7 +7,7 @@ import zoneinfo
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _SAFE_FONT = re.compile(r"^[A-Za-z0-9 ,'\"\-]+$")
@@ -287,7 +287,19 @@ class ProgramSettings(Section):
     newsletter: NewsletterSettings = Field(default_factory=NewsletterSettings, description="Stay informed.")
 
 
-RateLimit = Annotated[str, Field(pattern=r"^\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?(\s*;\s*\d+\s*(/|per)\s*\d*\s*(second|minute|hour|day)s?)*$")]
+def _parse_rate_limit(value: str) -> str:
+    """Accept what Flask-Limiter accepts ("10 per minute", "5/hour; 20/day"), checked by `limits`."""
+    from limits import parse_many
+
+    try:
+        if not parse_many(value):
+            raise ValueError
+    except ValueError:
+        raise ValueError('must be a rate such as "10 per minute" or "5/hour; 20/day"') from None
+    return value
+
+
+RateLimit = Annotated[str, AfterValidator(_parse_rate_limit)]
 
 
 class RateLimits(Section):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
 import peewee
@@ -77,7 +76,9 @@ class AuthToken(BaseModel):
     @staticmethod
     def hash(token: str) -> str:
         """The stored form of a token."""
-        return hashlib.sha256(token.encode("utf-8")).hexdigest()
+        from core.security import token_digest
+
+        return token_digest(token)
 
 
 def normalise_email(email: Any) -> str:

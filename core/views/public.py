@@ -5,13 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from flask import Blueprint, abort, current_app, render_template, request
+
 from core import newsletter
 from core.views.forms import ConfirmForm, NewsletterForm
 
 blueprint = Blueprint("public", __name__)
 
 
-def _program():  # noqa: ANN202
+def _program():
     return current_app.extensions["oss_connect"].settings.program
 
 
