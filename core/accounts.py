@@ -21,7 +21,7 @@ from core.urls import external_url
 VERIFY, RESET, MAGIC = "verify", "reset", "magic"
 
 
-def _settings():  # noqa: ANN202 - the accounts section
+def _settings():
     return current_app.extensions["oss_connect"].settings.accounts
 
 
@@ -70,6 +70,7 @@ def sign_up(email: str, password: str) -> User | None:
     email = normalise_email(email)
     existing = User.by_email(email)
     if existing is not None:
+        hash_password(password)  # the same work as a new account, so timing tells nothing either
         queue_email(email, "Someone tried to sign up with your address", "signup_exists",
                     login_url=external_url("auth.login"), reset_url=external_url("auth.reset_request"))
         return None
@@ -119,9 +120,9 @@ def start_session(user: User, remember: bool = False) -> None:
 
 
 def end_session() -> None:
-    """Sign out and drop the session."""
-    logout_user()
+    """Sign out and drop the session (in this order, so Flask-Login still deletes the remember cookie)."""
     session.clear()
+    logout_user()
 
 
 def request_password_reset(email: str) -> None:

@@ -104,7 +104,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
 def _mail_settings(mail: Any) -> dict[str, Any]:
     base = {"MAIL_DEFAULT_SENDER": mail.from_address}
     if mail.backend == "outbox":
-        return {**base, "MAIL_BACKEND": "core.mail.OutboxBackend"}
+        return {**base, "MAIL_BACKEND": "core.mail.OutboxEmailBackend"}  # module.ClassEndingInEmailBackend
     smtp = mail.smtp
     return {**base, "MAIL_BACKEND": "smtp", "MAIL_SERVER": smtp.host, "MAIL_PORT": smtp.port,
             "MAIL_USERNAME": smtp.username,
@@ -139,7 +139,7 @@ def _install_template_context(app: Flask, platform: Platform) -> None:
     def slot(name: str, **context: Any) -> Markup:
         pieces = platform.hook.render_slot(slot=name, context=context)
         return Markup("").join(piece if isinstance(piece, Markup) else escape(piece)
-                               for piece in reversed(pieces) if piece)
+                               for piece in pieces if piece)  # pluggy answers in config order
 
     @app.context_processor
     def core_variables() -> dict[str, Any]:

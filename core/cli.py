@@ -51,6 +51,24 @@ class OssConnectGroup(click.Group):
         self.add_plugin_commands(ctx.find_root().params.get("config"))
         return super().list_commands(ctx)
 
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> Any:
+        """Find a plugin's command also when its --config comes after it (`oss-connect hello --config X`)."""
+        if args and super().get_command(ctx, args[0]) is None:
+            local = _config_among(args[1:])
+            if local is not None:
+                self.add_plugin_commands(local)
+        return super().resolve_command(ctx, args)
+
+
+def _config_among(args: list[str]) -> str | None:
+    """The value of a `--config FILE` or `--config=FILE` among a command's arguments, or None."""
+    for index, arg in enumerate(args):
+        if arg == "--config" and index + 1 < len(args):
+            return args[index + 1]
+        if arg.startswith("--config="):
+            return arg.split("=", 1)[1]
+    return None
+
 
 config_option = click.option("--config", "config_path", type=click.Path(dir_okay=False),
                              help="The instance config (default: $OSS_CONNECT_CONFIG or instance/oss-connect.yaml).")
@@ -181,10 +199,18 @@ def serve(ctx: click.Context, config_path: str | None, bind: str, threads: int) 
     loaded = load_or_exit(ctx, config_path)
     app_or_exit(ctx, config_path)  # refuse to start on a broken config, plugin or database
     environment = dict(os.environ, OSS_CONNECT_CONFIG=str(loaded.path))
-    arguments = ["gunicorn", "--workers", "1", "--threads", str(threads), "--bind", bind,
-                 "--access-logfile", "-", "core.wsgi:app"]
+    arguments = [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
+                 "--threads", str(threads), "--bind", bind, "--access-logfile", "-",
+                 *_gunicorn_version_flags(), "core.wsgi:app"]
     click.echo("exec " + " ".join(arguments))
-    os.execvpe(arguments[0], arguments, environment)
+    os.execve(arguments[0], arguments, environment)
+
+
+def _gunicorn_version_flags() -> list[str]:
+    """gunicorn 25.1+ opens a control socket in $HOME by default; two instances would share it."""
+    import gunicorn
+
+    return ["--no-control-socket"] if tuple(gunicorn.version_info[:2]) >= (25, 1) else []
 
 
 @cli.command()

@@ -37,7 +37,7 @@ def send_email_job(message: dict[str, str]) -> None:
     mail.send(fail_silently=False)
 
 
-class OutboxBackend(BaseEmailBackend):
+class OutboxEmailBackend(BaseEmailBackend):
     """Writes each message to the outbox folder as one .eml file named after its Message-ID.
 
     Re-sending the same message (a retried job) rewrites the same file, so it is idempotent.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib.metadata as metadata
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,12 +65,24 @@ def build_plugin_manager(plugins: list[PluginInfo]) -> pluggy.PluginManager:
     try:
         manager.check_pending()
     except pluggy.PluginValidationError as error:
-        raise StartupError(
-            f"plugin '{error.plugin}' implements a hook that does not exist: {error}; "
-            "check the hook names against docs/plugins.md") from error
+        raise StartupError(_unknown_hook_message(manager, error.plugin)) from error
     for info in plugins:
         info.hooks = sorted(caller.name for caller in manager.get_hookcallers(info.plugin) or [])
     return manager
+
+
+def _unknown_hook_message(manager: pluggy.PluginManager, plugin: Any) -> str:
+    """Name the plugin and its implementations of hooks no hookspec declares, with a suggestion."""
+    callers = {name: caller for name, caller in vars(manager.hook).items() if not name.startswith("_")}
+    known = [name for name, caller in callers.items() if caller.has_spec()]
+    unknown = [name for name, caller in callers.items() if not caller.has_spec()
+               and any(impl.plugin is plugin and not impl.optionalhook for impl in caller.get_hookimpls())]
+    described = []
+    for name in unknown:
+        hint = difflib.get_close_matches(name, known, n=1)
+        described.append(f"{name}" + (f" (did you mean '{hint[0]}'?)" if hint else ""))
+    return (f"plugin '{manager.get_name(plugin)}' implements a hook that does not exist: {', '.join(described)}; "
+            "check the hook names against docs/plugins.md")
 
 
 def call_each(manager: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:

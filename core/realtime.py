@@ -19,6 +19,12 @@ def allowed_origins(base_url: str, extra: list[str]) -> list[str]:
     return origins + [origin.rstrip("/") for origin in extra if origin.rstrip("/") not in origins]
 
 
+def message_channel(base_url: str) -> str:
+    """The message-queue channel of one site: Redis pub/sub ignores database numbers, so two sites
+    sharing a Redis server would otherwise receive each other's events."""
+    return f"oss-connect:{allowed_origins(base_url, [])[0]}"
+
+
 def create_socketio(app: Any, settings: Any) -> SocketIO:
     """Attach Socket.IO to the app; the connect handler refuses anonymous visitors."""
     socketio = SocketIO(
@@ -26,6 +32,7 @@ def create_socketio(app: Any, settings: Any) -> SocketIO:
         async_mode="threading",
         cors_allowed_origins=allowed_origins(settings.site.base_url, settings.realtime.allowed_origins),
         message_queue=settings.realtime.message_queue,
+        channel=message_channel(settings.site.base_url),
         manage_session=False,
         logger=False,
         engineio_logger=False,

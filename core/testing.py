@@ -142,7 +142,7 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def test_config(database_url: str, instance_path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def base_test_config(database_url: str, instance_path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     """The config a test instance starts from: the test database, in-line jobs, an outbox."""
     base = {
         "site": {"name": "Test Conversations", "organisation": "Test Radio", "base_url": "http://localhost",
@@ -158,7 +158,7 @@ def test_config(database_url: str, instance_path: Path, extra: dict[str, Any] | 
 def instance(tmp_path: Path, database_url: str, oss_connect_settings: dict[str, Any],
              oss_connect_plugins: dict[str, Any]) -> Path:
     """An instance folder whose oss-connect.yaml enables `oss_connect_plugins`."""
-    config = test_config(database_url, tmp_path, oss_connect_settings)
+    config = base_test_config(database_url, tmp_path, oss_connect_settings)
     plugins = dict(config.get("plugins") or {})
     for name in oss_connect_plugins:
         plugins.setdefault(name, None)

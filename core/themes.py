@@ -26,7 +26,8 @@ class ThemeManifest(Section):
 
     name: str = Field(..., pattern=r"^[a-z0-9][a-z0-9_-]*$", description="Must equal the folder name.")
     label: str = Field("", max_length=80, description="A human name for the theme.")
-    parent: str | None = Field(ROOT_THEME, description="The theme this one extends (default: default).")
+    parent: str | None = Field(ROOT_THEME, pattern=r"^[a-z0-9][a-z0-9_-]*$",
+                               description="The theme this one extends (default: default).")
     description: str = Field("", max_length=400, description="What the theme is for.")
     tokens: BrandTokens = Field(default_factory=BrandTokens, description="Brand tokens.")
 
@@ -37,6 +38,7 @@ class Theme:
 
     manifest: ThemeManifest
     folder: Path
+    parent_line: int | None = None  # where theme.yaml names its parent, for error messages
 
     @property
     def name(self) -> str:
@@ -93,17 +95,35 @@ def theme_folders(instance_path: Path) -> list[Path]:
     return [instance_path / "themes", BUNDLED_THEMES]
 
 
-def load_theme(name: str, folders: list[Path]) -> Theme:
-    """Find and validate one theme by name; raise ConfigError naming theme.yaml and the line."""
+def find_manifest(name: str, folders: list[Path]) -> Path | None:
+    """The theme.yaml of theme `name` in the first folder that has one."""
     for base in folders:
         manifest_path = base / name / "theme.yaml"
         if manifest_path.is_file():
-            break
-    else:
-        available = sorted({p.parent.name for base in folders if base.is_dir()
-                            for p in base.glob("*/theme.yaml")})
+            return manifest_path
+    return None
+
+
+def available_themes(folders: list[Path]) -> list[str]:
+    """The names of every theme in `folders`."""
+    return sorted({path.parent.name for base in folders if base.is_dir() for path in base.glob("*/theme.yaml")})
+
+
+def load_theme(name: str, folders: list[Path], wanted_by: Theme | None = None) -> Theme:
+    """Find and validate one theme by name; raise ConfigError naming theme.yaml and the line.
+
+    `wanted_by` is the child theme whose `parent:` names this one, so that a missing parent is
+    reported at that line.
+    """
+    manifest_path = find_manifest(name, folders)
+    if manifest_path is None:
+        expected = "one of: " + ", ".join(available_themes(folders))
+        if wanted_by is not None:
+            raise ConfigError([ConfigIssue(str(wanted_by.folder / "theme.yaml"), wanted_by.parent_line, "parent",
+                                           f"there is no theme called '{name}'", expected=expected, got=repr(name),
+                                           fix="add that theme to themes/, or extend default")])
         raise ConfigError([ConfigIssue("theme", None, "theme.name", f"there is no theme called '{name}'",
-                                       expected="one of: " + ", ".join(available), got=repr(name),
+                                       expected=expected, got=repr(name),
                                        fix="check theme.name, or add themes/NAME/theme.yaml")])
     located, issues = read_yaml_file(manifest_path)
     if located is None:
@@ -116,7 +136,7 @@ def load_theme(name: str, folders: list[Path]) -> Theme:
         raise ConfigError([ConfigIssue(str(manifest_path), located.line_for(("name",)), "name",
                                        "the theme's name differs from its folder", expected=repr(name),
                                        got=repr(manifest.name))])
-    return Theme(manifest, manifest_path.parent)
+    return Theme(manifest, manifest_path.parent, located.line_for(("parent",)))
 
 
 def activate_theme(name: str, instance_path: Path, overrides: BrandTokens | None = None) -> ActiveTheme:
@@ -125,11 +145,12 @@ def activate_theme(name: str, instance_path: Path, overrides: BrandTokens | None
     chain: list[Theme] = []
     current: str | None = name
     while current is not None:
-        if any(theme.name == current for theme in chain):
-            raise ConfigError([ConfigIssue(str(chain[-1].folder / "theme.yaml"), None, "parent",
+        child = chain[-1] if chain else None
+        if child is not None and any(theme.name == current for theme in chain):
+            raise ConfigError([ConfigIssue(str(child.folder / "theme.yaml"), child.parent_line, "parent",
                                            f"themes form a loop through '{current}'",
                                            fix="make one of them extend default")])
-        theme = load_theme(current, folders)
+        theme = load_theme(current, folders, wanted_by=child)
         chain.append(theme)
         current = None if theme.name == ROOT_THEME else (theme.manifest.parent or ROOT_THEME)
     tokens: dict[str, Any] = {}

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from core.testing import deep_merge, require_service, test_config
+from core.testing import base_test_config, deep_merge, require_service
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "tests" / ".artifacts"
@@ -55,7 +55,7 @@ def start_live_server(instance: Path, database_url: str, settings: dict[str, Any
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    config = test_config(database_url, instance, deep_merge({"site": {"base_url": url}}, settings))
+    config = base_test_config(database_url, instance, deep_merge({"site": {"base_url": url}}, settings))
     config["plugins"] = {**(config.get("plugins") or {}), **{name: None for name in plugins
                                                               if name not in (config.get("plugins") or {})}}
     (instance / "oss-connect.yaml").write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")

@@ -17,7 +17,7 @@ def test_aware_timestamps_are_stored_as_utc_and_read_back_aware(app):
     berlin = dt.datetime(2026, 7, 1, 14, 30, tzinfo=zoneinfo.ZoneInfo("Europe/Berlin"))
     with database.connection_context():
         user = User.create(email="tz@example.org", created_at=berlin)
-        raw = database.execute_sql('SELECT created_at FROM "user" WHERE id = %s' % int(user.id)).fetchone()[0]
+        raw = database.execute_sql(f'SELECT created_at FROM "user" WHERE id = {int(user.id)}').fetchone()[0]
         loaded = User.get_by_id(user.id)
     assert str(raw).startswith("2026-07-01 12:30:00")
     assert loaded.created_at == berlin

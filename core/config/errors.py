@@ -39,7 +39,8 @@ class ConfigError(Exception):
     exit_code = 2
 
     def __init__(self, issues: list[ConfigIssue]):
-        self.issues = sorted(issues, key=lambda i: (i.source, i.line or 0, i.path))
+        # the same problem can be found twice (core schema and plugin schema): report it once
+        self.issues = sorted(set(issues), key=lambda i: (i.source, i.line or 0, i.path, i.problem))
         super().__init__(self.format())
 
     def format(self) -> str:

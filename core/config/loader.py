@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pydantic
+import yaml
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefinedType
 
 from core.config.errors import ConfigError, ConfigIssue, describe_value
 from core.config.schema import Settings
@@ -78,8 +81,10 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
         raise ConfigError([ConfigIssue(located.source, 1, "(top level)",
                                        "the file must be a mapping of sections",
                                        expected="lines such as `site:` and `database:`",
-                                       got=describe_value(located.data))])
-    issues += substitute_environment(located, environ)
+                                       got=describe_value(located.data),
+                                       fix="start each section at the left margin with its name and a colon, "
+                                           "as in config/oss-connect.example.yaml")])
+    unset = substitute_environment(located, environ)
     apply_environment_overrides(located, environ)
 
     settings = None
@@ -90,11 +95,15 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
 
     plugins, plugin_issues = _load_plugins(located, extra_plugins or {})
     issues += plugin_issues
+    if settings is not None:
+        issues += _secret_key_issues(located, settings, config_path.parent)
+    # an unset ${NAME} is the cause; what its empty value then fails is not worth a second line
+    issues = [issue for issue in issues if issue.path not in {cause.path for cause in unset}] + unset
+    if settings is not None:
+        issues += _theme_issues(located, settings, config_path.parent)
     if issues or settings is None:
         raise ConfigError(issues)
-    loaded = LoadedConfig(config_path, settings, plugins, located)
-    _check_secret_key(loaded)
-    return loaded
+    return LoadedConfig(config_path, settings, plugins, located)
 
 
 def read_secret_key(loaded: LoadedConfig) -> str:
@@ -104,24 +113,44 @@ def read_secret_key(loaded: LoadedConfig) -> str:
     return loaded.instance_file("secret_key").read_text(encoding="utf-8").strip()
 
 
-def _check_secret_key(loaded: LoadedConfig) -> None:
-    secret = loaded.settings.site.secret_key
+def _secret_key_issues(located: LocatedYaml, settings: Settings, instance_path: Path) -> list[ConfigIssue]:
+    """A secret key that is too short, or none at all (neither in the config nor in the instance)."""
+    secret = settings.site.secret_key
     if secret is not None:
         if len(secret.get_secret_value()) < 32:
-            source, line = loaded.located.source_for(("site", "secret_key"))
-            raise ConfigError([ConfigIssue(source, line, "site.secret_key", "the secret key is too short",
-                                           expected="at least 32 random characters",
-                                           got=f"{len(secret.get_secret_value())} characters",
-                                           fix="generate one with: python3 -c 'import secrets; "
-                                               "print(secrets.token_urlsafe(48))'")])
-        return
-    key_file = loaded.instance_file("secret_key")
+            source, line = located.source_for(("site", "secret_key"))
+            return [ConfigIssue(source, line, "site.secret_key", "the secret key is too short",
+                                expected="at least 32 random characters",
+                                got=f"{len(secret.get_secret_value())} characters",
+                                fix="generate one with: python3 -c 'import secrets; "
+                                    "print(secrets.token_urlsafe(48))'")]
+        return []
+    key_file = instance_path / "secret_key"
     if not key_file.is_file() or len(key_file.read_text(encoding="utf-8").strip()) < 32:
-        raise ConfigError([ConfigIssue(
-            loaded.located.source, loaded.located.line_for(("site",)), "site.secret_key",
+        return [ConfigIssue(
+            located.source, located.line_for(("site",)), "site.secret_key",
             "no secret key is configured", expected=f"site.secret_key or the file {key_file}",
             got="neither", fix="run `oss-connect init` to write one, or set "
-                               "site.secret_key: ${OSS_CONNECT_SECRET_KEY}")])
+                               "site.secret_key: ${OSS_CONNECT_SECRET_KEY}")]
+    return []
+
+
+def _theme_issues(located: LocatedYaml, settings: Settings, instance_path: Path) -> list[ConfigIssue]:
+    """theme.name must name a theme folder (in the instance's themes/ or the bundled ones)."""
+    from core.themes import theme_folders  # late: core.themes imports this module
+
+    name = settings.theme.name
+    folders = theme_folders(instance_path)
+    if any((folder / name / "theme.yaml").is_file() for folder in folders):
+        return []
+    available = sorted({manifest.parent.name for folder in folders if folder.is_dir()
+                        for manifest in folder.glob("*/theme.yaml")})
+    hint = difflib.get_close_matches(name, available, n=1)
+    source, line = located.source_for(("theme", "name"))
+    return [ConfigIssue(source, line, "theme.name", f"there is no theme called '{name}'",
+                        expected="one of: " + ", ".join(available), got=repr(name),
+                        fix=(f"did you mean '{hint[0]}'? " if hint else "")
+                        + f"use one of those, or create {instance_path / 'themes' / name / 'theme.yaml'}")]
 
 
 def _load_plugins(located: LocatedYaml, extra: dict[str, Any]) -> tuple[list[PluginInfo], list[ConfigIssue]]:
@@ -208,6 +237,9 @@ def _issue_from_error(error: dict[str, Any], located: LocatedYaml, prefix: tuple
     kind = error["type"]
     value = error.get("input")
     ctx = error.get("ctx") or {}
+    field_info = _field_at(model, loc)
+    got = "a value (not shown: it is secret)" if _is_secret(field_info, loc) else describe_value(value)
+    example = _example_fix(located, full, field_info)
     if kind == "extra_forbidden":
         allowed = sorted(_fields_at(model, loc[:-1]))
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
@@ -220,24 +252,83 @@ def _issue_from_error(error: dict[str, Any], located: LocatedYaml, prefix: tuple
                            fix=f"add `{loc[-1]}:` under `{dotted_path(full[:-1]) or 'the top level'}`")
     if kind == "literal_error":
         return ConfigIssue(source, line, key, "not one of the allowed values",
-                           expected=f"one of {ctx.get('expected')}", got=describe_value(value))
+                           expected=f"one of {ctx.get('expected')}", got=got, fix=example)
     if kind in _EXPECTATIONS:
-        return ConfigIssue(source, line, key, "wrong type", expected=_EXPECTATIONS[kind], got=describe_value(value))
-    if kind in ("greater_than_equal", "less_than_equal", "greater_than", "less_than"):
-        bound = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">",
-                 "less_than": "<"}[kind]
-        limit = next(iter(ctx.values()), "?")
-        return ConfigIssue(source, line, key, "out of range", expected=f"a number {bound} {limit}",
-                           got=describe_value(value))
+        return ConfigIssue(source, line, key, "wrong type", expected=_EXPECTATIONS[kind], got=got, fix=example)
+    if kind in _BOUNDS:
+        return ConfigIssue(source, line, key, "out of range", expected=_describe_range(field_info, kind, ctx),
+                           got=got, fix=example)
     if kind in ("too_short", "too_long", "string_too_short", "string_too_long"):
-        return ConfigIssue(source, line, key, "wrong length", expected=error["msg"].lower(), got=describe_value(value))
+        if kind == "string_too_long" and isinstance(value, str):
+            got = f"{len(value)} characters"
+        elif kind in ("too_short", "too_long") and isinstance(value, list | dict):
+            got = _count(len(value), "item")
+        return ConfigIssue(source, line, key, "wrong length", expected=_describe_length(kind, ctx), got=got,
+                           fix=example)
     if kind == "string_pattern_mismatch":
-        return ConfigIssue(source, line, key, "wrong format", expected=f"text matching {ctx.get('pattern')}",
-                           got=describe_value(value))
+        pattern = str(ctx.get("pattern"))
+        expected = f"text matching {pattern}" if len(pattern) <= 30 else "text in the format of the example"
+        return ConfigIssue(source, line, key, "wrong format", expected=expected, got=got, fix=example)
     if kind == "value_error":
         message = str(ctx.get("error", error["msg"]))
-        return ConfigIssue(source, line, key, "invalid value", expected=message, got=describe_value(value))
-    return ConfigIssue(source, line, key, error["msg"], got=describe_value(value))
+        if message.startswith("must be "):
+            return ConfigIssue(source, line, key, "invalid value", expected=message[len("must be "):],
+                               got=got, fix=example)
+        problem, _, fix = message.partition("; ")
+        return ConfigIssue(source, line, key, problem, fix=fix or example)
+    return ConfigIssue(source, line, key, error["msg"], got=got, fix=example)
+
+
+_BOUNDS = {"greater_than_equal": ">=", "less_than_equal": "<=", "greater_than": ">", "less_than": "<"}
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
+def _describe_range(field_info: FieldInfo | None, kind: str, ctx: dict[str, Any]) -> str:
+    """`a whole number from 1 to 64` when both bounds are known, else `a number >= 1`."""
+    noun = "a whole number" if field_info is not None and field_info.annotation is int else "a number"
+    bounds = {type(item).__name__: item for item in (field_info.metadata if field_info else [])}
+    low, high = bounds.get("Ge"), bounds.get("Le")
+    if low is not None and high is not None:
+        return f"{noun} from {low.ge} to {high.le}"
+    return f"{noun} {_BOUNDS[kind]} {next(iter(ctx.values()), '?')}"
+
+
+def _describe_length(kind: str, ctx: dict[str, Any]) -> str:
+    noun = "character" if kind.startswith("string") else "item"
+    if kind.endswith("too_short"):
+        return f"at least {_count(int(ctx.get('min_length', 1)), noun)}"
+    return f"at most {_count(int(ctx.get('max_length', 0)), noun)}"
+
+
+def _field_at(model: type[BaseModel], loc: tuple[Any, ...]) -> FieldInfo | None:
+    """The pydantic field a location points at (None for list items and unknown keys)."""
+    if not loc or isinstance(loc[-1], int):
+        return None
+    parent = _model_at(model, loc[:-1])
+    return parent.model_fields.get(str(loc[-1])) if parent else None
+
+
+def _is_secret(field_info: FieldInfo | None, loc: tuple[Any, ...]) -> bool:
+    if field_info is not None and "SecretStr" in str(field_info.annotation):
+        return True
+    return any(word in str(loc[-1]).lower() for word in ("password", "secret")) if loc else False
+
+
+def _example_fix(located: LocatedYaml, full: tuple[Any, ...], field_info: FieldInfo | None) -> str:
+    """`write for example `workers: 2` (the default)`, or where to read about the option."""
+    default = None if field_info is None else field_info.get_default(call_default_factory=False)
+    if isinstance(default, bool | int | float | str) and not isinstance(default, PydanticUndefinedType):
+        shown = yaml.safe_dump(default, default_flow_style=True, width=1000).split("\n")[0]
+        variable = located.variable_for(full)
+        if variable:
+            return f"set for example {variable}={shown} (the default)"
+        return f"write for example `{full[-1]}: {shown}` (the default)"
+    if full and full[0] == "plugins" and len(full) > 1:
+        return f"see the settings of the plugin '{full[1]}' in its documentation"
+    return "see its entry in docs/configuration.md"
 
 
 def _submodel(annotation: Any) -> type[BaseModel] | None:
@@ -271,8 +362,9 @@ def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
 
 
 def _describe_field(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
-    parent = _model_at(model, loc[:-1])
-    field_info = parent.model_fields.get(str(loc[-1])) if parent else None
-    if field_info and field_info.description:
-        return f"a value: {field_info.description}"
-    return "a value"
+    """What a missing key should hold, from its description: `the SMTP server's host name`."""
+    field_info = _field_at(model, loc)
+    if field_info is None or not field_info.description:
+        return "a value"
+    text = field_info.description.split(". ")[0].rstrip(".")
+    return text[0].lower() + text[1:] if text[:2] != text[:2].upper() else text

@@ -80,7 +80,7 @@ class DatabaseSettings(Section):
     def _supported_scheme(cls, value: str) -> str:
         scheme = value.split(":", 1)[0]
         if scheme not in ("sqlite", "postgresql", "postgres") or "://" not in value:
-            raise ValueError("must start with sqlite:/// or postgresql://")
+            raise ValueError("must be a database URL starting with sqlite:/// or postgresql://")
         return value
 
 
@@ -176,7 +176,7 @@ class FontTokens(Section):
     @classmethod
     def _safe(cls, value: str | None) -> str | None:
         if value is not None and not _SAFE_FONT.match(value):
-            raise ValueError("may contain only letters, digits, spaces, commas, quotes and hyphens")
+            raise ValueError("must be a font stack of letters, digits, spaces, commas, quotes and hyphens")
         return value
 
 
@@ -203,22 +203,22 @@ class ThemeSettings(Section):
 class Step(Section):
     """One step of the program, shown on the landing page."""
 
-    title: str = Field(..., min_length=1, max_length=80)
-    text: str = Field(..., min_length=1, max_length=600)
+    title: str = Field(..., min_length=1, max_length=80, description="The step's heading.")
+    text: str = Field(..., min_length=1, max_length=600, description="One or two sentences about the step.")
 
 
 class FaqItem(Section):
     """One question and answer."""
 
-    question: str = Field(..., min_length=1, max_length=300)
-    answer: str = Field(..., min_length=1, max_length=4000)
+    question: str = Field(..., min_length=1, max_length=300, description="The question, as a visitor would ask it.")
+    answer: str = Field(..., min_length=1, max_length=4000, description="The answer; blank lines separate paragraphs.")
 
 
 class SupportLink(Section):
     """A link to support or donate to the partner."""
 
     url: str = Field(..., description="https://... address.")
-    label: str = Field("Support this program", min_length=1, max_length=80)
+    label: str = Field("Support this program", min_length=1, max_length=80, description="The link's text.")
 
     @field_validator("url")
     @classmethod
@@ -327,14 +327,15 @@ class AccountSettings(Section):
 class Settings(Section):
     """The whole instance configuration (core sections; plugins validate their own)."""
 
-    site: SiteSettings = Field(default_factory=SiteSettings)
-    database: DatabaseSettings = Field(default_factory=DatabaseSettings)
-    jobs: JobsSettings = Field(default_factory=JobsSettings)
-    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings)
-    mail: MailSettings = Field(default_factory=MailSettings)
-    theme: ThemeSettings = Field(default_factory=ThemeSettings)
-    program: ProgramSettings = Field(default_factory=ProgramSettings)
-    accounts: AccountSettings = Field(default_factory=AccountSettings)
+    site: SiteSettings = Field(default_factory=SiteSettings, description="Who runs this instance and where it lives.")
+    database: DatabaseSettings = Field(default_factory=DatabaseSettings, description="Where the data lives.")
+    jobs: JobsSettings = Field(default_factory=JobsSettings, description="The background job queue.")
+    realtime: RealtimeSettings = Field(default_factory=RealtimeSettings, description="Live connections (Socket.IO).")
+    mail: MailSettings = Field(default_factory=MailSettings, description="Outgoing email.")
+    theme: ThemeSettings = Field(default_factory=ThemeSettings, description="Branding.")
+    program: ProgramSettings = Field(default_factory=ProgramSettings,
+                                     description="What the public pages say about the program.")
+    accounts: AccountSettings = Field(default_factory=AccountSettings, description="Accounts and sign-in.")
     plugins: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Enabled plugins in priority order, each with its settings.")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,36 +32,93 @@ class LocatedYaml:
                 return line
         return None
 
-    def source_for(self, path: Path_) -> tuple[str, int | None]:
-        """Where a value came from: the environment variable that overrode it, or FILE and line."""
+    def variable_for(self, path: Path_) -> str | None:
+        """The OSS_CONNECT__... variable that set `path` (or one of its ancestors), if any."""
         for end in range(len(path), 0, -1):
             variable = self.overridden.get(tuple(path[:end]))
             if variable:
-                return f"environment variable {variable}", None
+                return variable
+        return None
+
+    def source_for(self, path: Path_) -> tuple[str, int | None]:
+        """Where a value came from: the environment variable that overrode it, or FILE and line."""
+        variable = self.variable_for(path)
+        if variable:
+            return f"environment variable {variable}", None
         return self.source, self.line_for(path)
 
 
 def parse_yaml_text(text: str, source: str) -> tuple[LocatedYaml | None, list[ConfigIssue]]:
-    """Parse YAML text; on a syntax error return the issue with its line instead of raising."""
+    """Parse YAML text; on a syntax error return the issue with its line instead of raising.
+
+    A key written twice in one mapping is reported as an issue beside the (still usable) data.
+    """
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.MarkedYAMLError as error:
-        mark = error.problem_mark or error.context_mark
-        line = mark.line + 1 if mark else None
-        problem = (error.problem or "invalid YAML").strip()
-        return None, [
-            ConfigIssue(
-                source, line, "(yaml)", f"the file is not valid YAML: {problem}",
-                fix="check indentation (spaces, not tabs), colons after keys and matching quotes",
-            )
-        ]
+        return None, [_syntax_issue(error, text, source)]
     except yaml.YAMLError as error:
-        return None, [ConfigIssue(source, None, "(yaml)", f"the file is not valid YAML: {error}")]
+        return None, [ConfigIssue(source, None, "(yaml)", f"the file is not valid YAML: {error}",
+                                  fix="compare it with config/oss-connect.example.yaml")]
     located = LocatedYaml(source, data if data is not None else {})
+    issues: list[ConfigIssue] = []
     if node is not None:
-        _record_lines(node, (), located.lines)
-    return located, []
+        _record_lines(node, (), located.lines, issues, source)
+    return located, issues
+
+
+# PyYAML's wording -> (what is wrong, how to fix it), for the mistakes people make most.
+_SYNTAX_HINTS = [
+    ("quoted scalar", "a quoted value starts on this line but its closing quote is missing",
+     "add the closing quote at the end of the value"),
+    ("'\\t'", "a tab character (YAML indents with spaces only)", "replace the tab with spaces"),
+    ("flow sequence", "a list in [ ] starts on this line but is not closed properly",
+     "close it with ] and separate its items with commas, or quote the value"),
+    ("flow mapping", "a mapping in { } starts on this line but is not closed properly",
+     "close it with } and separate its items with commas, or quote the value"),
+    ("mapping values are not allowed", "a colon where none may be",
+     "indent this line like the keys beside it, make sure the line above ends its key with a colon, "
+     "and quote a value that contains ': '"),
+    ("<block end>", "the indentation of this line does not match the lines above it",
+     "indent the keys of one section by the same number of spaces"),
+]
+
+
+def _syntax_issue(error: yaml.MarkedYAMLError, text: str, source: str) -> ConfigIssue:
+    """A YAML syntax error as an issue: the line, the key there, what is wrong and how to fix it."""
+    raw = f"{error.context or ''} {error.problem or ''}"
+    hint = next((item for item in _SYNTAX_HINTS if item[0] in raw), None)
+    mark = error.problem_mark or error.context_mark
+    if hint is None:
+        problem = (error.problem or "invalid YAML").strip()
+        fix = "check indentation (spaces, not tabs), colons after keys and matching quotes"
+    else:
+        needle, problem, fix = hint
+        if needle in _STARTS_HERE and error.context_mark is not None:
+            mark = error.context_mark  # report where the unclosed quote or bracket opens
+    line = mark.line + 1 if mark else None
+    return ConfigIssue(source, line, _key_path_at(text, line) if line else "(yaml)",
+                       f"the file is not valid YAML: {problem}", fix=fix)
+
+
+_STARTS_HERE = ("quoted scalar", "flow sequence", "flow mapping")
+_KEY_LINE = re.compile(r"^(\s*)(?:-\s+)?([^\s#'\"\[{:-][^:#]*?)\s*:(?:\s|$)")
+
+
+def _key_path_at(text: str, line: int) -> str:
+    """Best effort: the dotted key path in effect at `line` of a file that does not parse."""
+    stack: list[tuple[int, str]] = []
+    for number, content in enumerate(text.splitlines(), start=1):
+        match = _KEY_LINE.match(content.replace("\t", " "))
+        if match:
+            indent = len(match.group(1))
+            while stack and stack[-1][0] >= indent:
+                stack.pop()
+            stack.append((indent, match.group(2)))
+        if number >= line:
+            break
+    return ".".join(key for _, key in stack) or "(yaml)"
 
 
 def read_yaml_file(path: Path) -> tuple[LocatedYaml | None, list[ConfigIssue]]:
@@ -77,16 +133,24 @@ def read_yaml_file(path: Path) -> tuple[LocatedYaml | None, list[ConfigIssue]]:
     return parse_yaml_text(text, str(path))
 
 
-def _record_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int]) -> None:
+def _record_lines(node: yaml.Node, path: Path_, lines: dict[Path_, int], issues: list[ConfigIssue],
+                  source: str) -> None:
+    """Remember the line of every key and item; report a key written twice in one mapping."""
     lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             key_path = (*path, str(key_node.value))
-            lines[key_path] = key_node.start_mark.line + 1
-            _record_lines(value_node, key_path, lines)
+            line = key_node.start_mark.line + 1
+            if key_path in lines:
+                issues.append(ConfigIssue(
+                    source, line, _dotted(key_path), f"the key is written twice (first on line {lines[key_path]})",
+                    fix="keep one of them: YAML would silently use only the last"))
+                continue
+            lines[key_path] = line
+            _record_lines(value_node, key_path, lines, issues, source)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _record_lines(item, (*path, index), lines)
+            _record_lines(item, (*path, index), lines, issues, source)
 
 
 def substitute_environment(located: LocatedYaml, environ: dict[str, str]) -> list[ConfigIssue]:
@@ -123,7 +187,7 @@ def substitute_environment(located: LocatedYaml, environ: dict[str, str]) -> lis
 
 def apply_environment_overrides(located: LocatedYaml, environ: dict[str, str],
                                 prefix: str = "OSS_CONNECT__") -> None:
-    """Apply `OSS_CONNECT__SECTION__KEY=value` variables; values are parsed as YAML scalars."""
+    """Apply `OSS_CONNECT__SECTION__KEY=value` variables (values as `parse_override` reads them)."""
     if not isinstance(located.data, dict):
         return
     for variable in sorted(environ):
@@ -132,12 +196,7 @@ def apply_environment_overrides(located: LocatedYaml, environ: dict[str, str],
         keys = [part.lower() for part in variable[len(prefix):].split("__") if part]
         if not keys:
             continue
-        try:
-            value = yaml.safe_load(environ[variable])
-        except yaml.YAMLError:
-            value = environ[variable]
-        if value is None:
-            value = ""
+        value = parse_override(environ[variable])
         target = located.data
         for key in keys[:-1]:
             if not isinstance(target.get(key), dict):
@@ -145,6 +204,24 @@ def apply_environment_overrides(located: LocatedYaml, environ: dict[str, str],
             target = target[key]
         target[keys[-1]] = value
         located.overridden[tuple(keys)] = variable
+
+
+def parse_override(text: str) -> Any:
+    """An override's value: the text itself, except `[lists]`, `{mappings}` and 'quoted' text as YAML reads them.
+
+    Numbers and booleans stay text here; the schema parses `7` or `false` for a number or a
+    true/false option, and `#1a4f8b`, `Talk: Across` or a password of digits stay what they are.
+    An empty value or `null` is empty text.
+    """
+    stripped = text.strip()
+    if stripped in ("", "null", "~"):
+        return ""
+    if stripped[:1] in ("[", "{", "'", '"'):
+        try:
+            return yaml.safe_load(text)
+        except yaml.YAMLError:
+            return text
+    return text
 
 
 def _dotted(path: Path_) -> str:

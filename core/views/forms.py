@@ -4,14 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
 
 _EMAIL = [InputRequired("Enter your email address."),
-          Email("Enter an email address like name@example.org.", check_deliverability=False),
+          Email("Enter an email address like name@example.org.", check_deliverability=False,
+                allow_smtputf8=False),  # Flask-Mailman cannot deliver to non-ASCII local parts
           Length(max=254, message="An email address has at most 254 characters.")]
+
+
+class TextForm(FlaskForm):
+    """A form that reads its fields from the url-encoded or multipart body only.
+
+    A JSON body or an uploaded file in place of a text field is treated as a missing value, so
+    wrong types get the field's message (400) instead of reaching validators that expect strings.
+    """
+
+    class Meta:
+        def wrap_formdata(self, form: Any, formdata: Any) -> Any:
+            explicit = formdata is None or hasattr(formdata, "getlist")
+            if not explicit and has_request_context() and (request.is_json or request.files):
+                return request.form if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
+            return super().wrap_formdata(form, formdata)
 
 
 class MinimumPassword:
@@ -26,7 +42,7 @@ class MinimumPassword:
             raise ValidationError("Use at most 1024 characters.")
 
 
-class SignupForm(FlaskForm):
+class SignupForm(TextForm):
     """Create an account."""
 
     email = EmailField("Email address", validators=_EMAIL)
@@ -35,7 +51,7 @@ class SignupForm(FlaskForm):
         InputRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")])
 
 
-class LoginForm(FlaskForm):
+class LoginForm(TextForm):
     """Sign in with a password."""
 
     email = EmailField("Email address", validators=_EMAIL)
@@ -43,13 +59,13 @@ class LoginForm(FlaskForm):
     remember = BooleanField("Keep me signed in on this device")
 
 
-class EmailOnlyForm(FlaskForm):
+class EmailOnlyForm(TextForm):
     """Ask for a link by email (reset, magic link, new verification link)."""
 
     email = EmailField("Email address", validators=_EMAIL)
 
 
-class NewPasswordForm(FlaskForm):
+class NewPasswordForm(TextForm):
     """Choose a new password."""
 
     password = PasswordField("New password", validators=[InputRequired("Choose a password."), MinimumPassword()])
@@ -57,11 +73,11 @@ class NewPasswordForm(FlaskForm):
         InputRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")])
 
 
-class ConfirmForm(FlaskForm):
+class ConfirmForm(TextForm):
     """A button that spends a single-use link (so mail scanners following GET links cannot)."""
 
 
-class NewsletterForm(FlaskForm):
+class NewsletterForm(TextForm):
     """Stay informed."""
 
     email = EmailField("Email address", validators=_EMAIL)
@@ -69,7 +85,7 @@ class NewsletterForm(FlaskForm):
                            validators=[InputRequired("Tick the box to agree, or we cannot send you news.")])
 
 
-class TimeZoneForm(FlaskForm):
+class TimeZoneForm(TextForm):
     """The account's own time zone."""
 
     time_zone = StringField("Time zone", validators=[Length(max=64)])

@@ -1,0 +1,1 @@
+"""Test plugins: the distributions under dist_*/ are pip-installed by the tests that need them."""

@@ -1,0 +1,98 @@
+"""Fake providers for the four domain hook points: the smallest objects that honour each contract."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.api import ArchiveDestination, CallProvider, MatchingStrategy, QuestionnaireSource, hookimpl
+
+
+class FakeQuestionnaireSource(QuestionnaireSource):
+    """A fixed questionnaire with one question."""
+
+    name = "fake"
+    label = "Fake questionnaire"
+
+    def questionnaire(self) -> dict[str, Any]:
+        """Version 1, one question."""
+        return {"version": "1", "sections": [{"title": "You", "questions": [{"id": "q1", "type": "text"}]}]}
+
+
+class FakeMatchingStrategy(MatchingStrategy):
+    """Suggests the pool in its order and pairs neighbours."""
+
+    name = "fake"
+
+    def suggest(self, participant: Any, pool: Any, limit: int) -> list[Any]:
+        """The first `limit` of the pool, leaving out the participant."""
+        return [candidate for candidate in pool if candidate != participant][:limit]
+
+    def pair(self, cohort: Any) -> list[tuple[Any, Any]]:
+        """First with second, third with fourth, ..."""
+        members = list(cohort)
+        return list(zip(members[::2], members[1::2], strict=False))
+
+
+class FakeCallProvider(CallProvider):
+    """Rooms are names; joining returns them."""
+
+    name = "fake"
+    capabilities = frozenset({"audio"})
+
+    def create_room(self, conversation: Any) -> str:
+        """A room named after the conversation."""
+        return f"room-{conversation}"
+
+    def join_payload(self, room: Any, participant: Any, role: str) -> dict[str, Any]:
+        """What a browser would need."""
+        return {"room": room, "participant": participant, "role": role}
+
+    def end_room(self, room: Any) -> None:
+        """Nothing to close."""
+
+
+class FakeArchiveDestination(ArchiveDestination):
+    """Keeps deposits in a dict."""
+
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.deposits: dict[str, Any] = {}
+
+    def deposit(self, package: Any) -> str:
+        """Store the package; the receipt is its key."""
+        receipt = f"receipt-{len(self.deposits) + 1}"
+        self.deposits[receipt] = package
+        return receipt
+
+    def withdraw(self, receipt: Any) -> None:
+        """Forget the deposit."""
+        self.deposits.pop(receipt, None)
+
+    def check(self, receipt: Any) -> bool:
+        """Whether the deposit is still here."""
+        return receipt in self.deposits
+
+
+class FakeProviders:
+    """A plugin that registers one fake provider at each of the four domain hook points."""
+
+    @hookimpl
+    def register_questionnaire_sources(self) -> list[QuestionnaireSource]:
+        """The fake questionnaire."""
+        return [FakeQuestionnaireSource()]
+
+    @hookimpl
+    def register_matching_strategies(self) -> list[MatchingStrategy]:
+        """The fake strategy (a class is instantiated by core)."""
+        return [FakeMatchingStrategy]
+
+    @hookimpl
+    def register_call_providers(self) -> list[CallProvider]:
+        """The fake call provider."""
+        return [FakeCallProvider()]
+
+    @hookimpl
+    def register_archive_destinations(self) -> list[ArchiveDestination]:
+        """The fake destination."""
+        return [FakeArchiveDestination()]

@@ -1,0 +1,140 @@
+"""The bundled demo_data plugin: demo accounts from a command, a note on the sign-in page, its settings.
+
+demo_data is found through oss-connect's own `oss_connect` entry point, like any installed plugin:
+the tests enable it by naming it in the config only.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core.config import ConfigError, load_config
+from core.db import database
+from core.models import User
+
+OSS_CONNECT = str(Path(sys.executable).parent / "oss-connect")
+DOMAIN = "demo.example.net"
+DEMO = {"plugins": {"demo_data": {"participants": 3, "password": "demo <b>password</b>", "email_domain": DOMAIN}}}
+ADDRESSES = [f"admin@{DOMAIN}", *(f"participant{number}@{DOMAIN}" for number in (1, 2, 3))]
+with_demo_data = pytest.mark.parametrize("oss_connect_settings", [DEMO], ids=["demo_data"])
+
+
+def demo_data_command(instance: Path) -> subprocess.CompletedProcess[str]:
+    """Run `oss-connect demo-data --config INSTANCE/oss-connect.yaml` as a real process."""
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OSS_CONNECT")}
+    return subprocess.run([OSS_CONNECT, "demo-data", "--config", str(instance / "oss-connect.yaml")],
+                          capture_output=True, text=True, cwd=instance, env=environment, timeout=60)
+
+
+def accounts() -> list[tuple[str, str, bool]]:
+    """(email, role, verified) of every account, by email."""
+    with database.connection_context():
+        return [(user.email, user.role, user.email_verified_at is not None)
+                for user in User.select().order_by(User.email)]
+
+
+@with_demo_data
+def test_demo_data_command_creates_an_admin_and_verified_participants(app, instance):
+    result = demo_data_command(instance)
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (f"demo accounts (4), password 'demo <b>password</b>': admin@{DOMAIN}, "
+                             f"participant1@{DOMAIN} ... participant3@{DOMAIN}\n")
+    assert accounts() == [(f"admin@{DOMAIN}", "admin", True),
+                          *((f"participant{number}@{DOMAIN}", "participant", True) for number in (1, 2, 3))]
+
+
+@with_demo_data
+def test_demo_data_command_run_twice_creates_each_account_once(app, instance):
+    first = demo_data_command(instance)
+    second = demo_data_command(instance)
+
+    assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
+    assert second.stdout == first.stdout
+    assert [email for email, _, _ in accounts()] == ADDRESSES
+
+
+@with_demo_data
+def test_demo_accounts_sign_in_with_the_configured_password(app, instance, client, login):
+    assert demo_data_command(instance).returncode == 0
+
+    login(f"participant2@{DOMAIN}", "demo <b>password</b>")
+
+    account = client.get("/account")
+    assert account.status_code == 200
+    assert f"participant2@{DOMAIN}" in account.get_data(as_text=True)
+
+
+@with_demo_data
+def test_demo_data_command_leaves_an_existing_account_alone(app, instance, make_user, login):
+    make_user(f"participant1@{DOMAIN}", password="my very own password", role="facilitator")
+
+    assert demo_data_command(instance).returncode == 0
+
+    assert (f"participant1@{DOMAIN}", "facilitator", True) in accounts()
+    login(f"participant1@{DOMAIN}", "my very own password")
+
+
+@with_demo_data
+def test_login_page_shows_the_demo_note_when_the_plugin_is_enabled(client):
+    page = client.get("/login").get_data(as_text=True)
+
+    assert '<h2 id="demo-note">This is a demo</h2>' in page
+    assert (f"Sign in as <code>participant1@{DOMAIN}</code> (up to participant3) or <code>admin@{DOMAIN}</code>, "
+            "password <code>demo &lt;b&gt;password&lt;/b&gt;</code>.") in page
+
+
+def test_login_page_has_no_demo_note_without_the_plugin(client):
+    page = client.get("/login").get_data(as_text=True)
+
+    assert "<h1>Sign in</h1>" in page
+    assert "This is a demo" not in page
+
+
+@with_demo_data
+def test_demo_note_appears_only_on_the_login_page(client):
+    page = client.get("/").get_data(as_text=True)
+
+    assert "Test Conversations" in page
+    assert "This is a demo" not in page
+
+
+def test_invalid_demo_settings_are_each_reported_with_file_and_line(tmp_path):
+    config = tmp_path / "oss-connect.yaml"
+    config.write_text(
+        "site:\n"
+        "  secret_key: 0123456789abcdef0123456789abcdef0123456789\n"
+        "plugins:\n"
+        "  demo_data:\n"
+        "    participants: 0\n"
+        "    password: short\n"
+        "    email_domain: Not A Domain\n",
+        encoding="utf-8")
+
+    with pytest.raises(ConfigError) as refused:
+        load_config(config)
+
+    reported = [issue.format() for issue in refused.value.issues]
+    assert len(reported) == 3, reported
+    assert reported[0].startswith(f"{config}:5: plugins.demo_data.participants: out of range")
+    assert reported[1].startswith(f"{config}:6: plugins.demo_data.password: wrong length")
+    assert reported[2].startswith(f"{config}:7: plugins.demo_data.email_domain: wrong format")
+
+
+def test_oss_connect_check_refuses_invalid_demo_settings_with_exit_code_2(tmp_path):
+    config = tmp_path / "oss-connect.yaml"
+    config.write_text("site:\n  secret_key: 0123456789abcdef0123456789abcdef0123456789\n"
+                      "plugins:\n  demo_data:\n    participants: many\n", encoding="utf-8")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OSS_CONNECT")}
+
+    result = subprocess.run([OSS_CONNECT, "check", "--config", str(config)], capture_output=True, text=True,
+                            cwd=tmp_path, env=environment, timeout=60)
+
+    assert result.returncode == 2
+    assert f"{config}:5: plugins.demo_data.participants: wrong type" in result.stderr
+    assert "Traceback" not in result.stderr
