@@ -1,0 +1,1 @@
+"""Questionnaires: the definition (from a source plugin), answers, visibility, consent and profiles."""
