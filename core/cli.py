@@ -179,7 +179,12 @@ def run(ctx: click.Context, config_path: str | None, host: str, port: int, no_wo
     if not no_worker and platform.settings.jobs.backend != "immediate":
         consumer = platform.jobs.consumer(platform.settings.jobs.workers)
         consumer.start()
-    click.echo(f"serving {platform.settings.site.name} on http://{host}:{port}/ (Ctrl+C stops)")
+    served = f"http://{host}:{port}"
+    if platform.settings.site.base_url != served:
+        click.echo(f"note: site.base_url is {platform.settings.site.base_url}, so links in emails and the "
+                   f"WebSocket Origin check use that address, not {served}; set site.base_url (or "
+                   f"OSS_CONNECT__SITE__BASE_URL={served}) if people reach the site here", err=True)
+    click.echo(f"serving {platform.settings.site.name} on {served}/ (Ctrl+C stops)")
     try:
         app.extensions["socketio"].run(app, host=host, port=port, debug=debug, use_reloader=False,
                                        allow_unsafe_werkzeug=True, log_output=debug)
