@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-import zoneinfo
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from core.timezones import time_zone_names
 
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _SAFE_FONT = re.compile(r"^[A-Za-z0-9 ,'\"\-]+$")
@@ -57,7 +58,7 @@ class SiteSettings(Section):
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in zoneinfo.available_timezones():
+        if value not in time_zone_names():
             raise ValueError("must be an IANA time zone name such as Europe/Berlin or America/Chicago")
         return value
 

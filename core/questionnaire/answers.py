@@ -8,7 +8,6 @@ scale int; short_text/long_text str; age_range str; location {"country", "region
 from __future__ import annotations
 
 import re
-import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -16,6 +15,7 @@ from typing import Any
 
 from core.questionnaire.definition import AGE_RANGES, DAY_PARTS, WEEKDAYS, Question
 from core.text import find_contact_details
+from core.timezones import time_zone_names
 
 EMPTY = object()
 
@@ -169,7 +169,7 @@ def _time_zone(question: Question, form: Mapping[str, Any], locale: str) -> Pars
     value = _text(form, field_name(question))
     if not value:
         return Parsed()
-    if value not in zoneinfo.available_timezones():
+    if value not in time_zone_names():
         return Parsed(error="Choose your time zone from the list.")
     return Parsed(value)
 
@@ -219,7 +219,7 @@ def is_valid_stored(question: Question, value: Any, locale: str = "en") -> bool:
         if question.type == "location":
             return isinstance(value, dict) and value.get("country") in country_names(locale)
         if question.type == "time_zone":
-            return value in zoneinfo.available_timezones()
+            return value in time_zone_names()
         if question.type == "languages":
             return isinstance(value, list) and all(v in language_names(locale) for v in value)
         if question.type == "availability":

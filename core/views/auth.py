@@ -158,7 +158,7 @@ def account() -> str | Response:
         return redirect(url_for("auth.account"))
     if request.method == "POST" and not form.errors:
         abort(400)
-    import zoneinfo
+    from core.timezones import sorted_time_zone_names
 
-    zones = sorted(zoneinfo.available_timezones())
+    zones = sorted_time_zone_names()
     return render_template("auth/account.html", form=form, zones=zones), 400 if form.errors else 200

@@ -91,7 +91,7 @@ class TimeZoneForm(TextForm):
     time_zone = StringField("Time zone", validators=[Length(max=64)])
 
     def validate_time_zone(self, field: Any) -> None:
-        import zoneinfo
+        from core.timezones import time_zone_names
 
-        if field.data and field.data not in zoneinfo.available_timezones():
+        if field.data and field.data not in time_zone_names():
             raise ValidationError("Choose a time zone from the list, such as Europe/Berlin.")
