@@ -20,6 +20,7 @@ from core.migrate import PluginModels
 from core.models import User
 from core.plugins_loader import StartupError
 from core.providers import ArchiveDestination, CallProvider, MatchingStrategy, Provider, QuestionnaireSource
+from core.views.forms import TextForm
 
 hookimpl = pluggy.HookimplMarker("oss_connect")
 
@@ -80,6 +81,7 @@ __all__ = [
     "QuestionnaireSource",
     "Section",
     "StartupError",
+    "TextForm",
     "UTCDateTimeField",
     "User",
     "cli_app",

@@ -12,7 +12,7 @@ import pydantic
 from pydantic import Field
 
 from core.config.errors import ConfigError, ConfigIssue
-from core.config.loader import _issue_from_error  # shared pydantic-error wording
+from core.config.loader import issue_from_validation_error
 from core.config.schema import BrandTokens, Section
 from core.config.yaml_source import read_yaml_file
 
@@ -131,7 +131,8 @@ def load_theme(name: str, folders: list[Path], wanted_by: Theme | None = None) -
     try:
         manifest = ThemeManifest.model_validate(located.data)
     except pydantic.ValidationError as error:
-        raise ConfigError([_issue_from_error(item, located, (), ThemeManifest) for item in error.errors()]) from None
+        raise ConfigError([issue_from_validation_error(item, located, (), ThemeManifest)
+                           for item in error.errors()]) from None
     if manifest.name != name:
         raise ConfigError([ConfigIssue(str(manifest_path), located.line_for(("name",)), "name",
                                        "the theme's name differs from its folder", expected=repr(name),

@@ -91,7 +91,7 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
     try:
         settings = Settings.model_validate(located.data)
     except pydantic.ValidationError as error:
-        issues += [_issue_from_error(item, located, (), Settings) for item in error.errors()]
+        issues += [issue_from_validation_error(item, located, (), Settings) for item in error.errors()]
 
     plugins, plugin_issues = _load_plugins(located, extra_plugins or {})
     issues += plugin_issues
@@ -213,7 +213,7 @@ def _validate_plugin_settings(info: PluginInfo, raw: Any, located: LocatedYaml,
     try:
         return schema.model_validate(raw or {}), []
     except pydantic.ValidationError as error:
-        return None, [_issue_from_error(item, located, path, schema) for item in error.errors()]
+        return None, [issue_from_validation_error(item, located, path, schema) for item in error.errors()]
 
 
 # --- pydantic errors as sentences --------------------------------------------------------------
@@ -228,8 +228,9 @@ _EXPECTATIONS = {
 }
 
 
-def _issue_from_error(error: dict[str, Any], located: LocatedYaml, prefix: tuple[str, ...],
-                      model: type[BaseModel]) -> ConfigIssue:
+def issue_from_validation_error(error: dict[str, Any], located: LocatedYaml, prefix: tuple[str, ...],
+                                model: type[BaseModel]) -> ConfigIssue:
+    """One pydantic error as a ConfigIssue located in the YAML, worded for people (shared by themes)."""
     loc = tuple(part for part in error["loc"] if not (isinstance(part, str) and part.startswith("function-")))
     full = (*prefix, *loc)
     source, line = located.source_for(full)
