@@ -18,7 +18,8 @@ from core.models.accounts import normalise_email
 from core.security import hash_password, needs_rehash, verify_password
 from core.urls import external_url
 
-VERIFY, RESET, MAGIC = "verify", "reset", "magic"
+VERIFY, RESET, MAGIC, INVITE = "verify", "reset", "magic", "invite"
+INVITE_DAYS = 14
 
 
 def _settings():
@@ -164,6 +165,26 @@ def magic_login(raw: str) -> User | None:
     user = consume_token(raw, MAGIC)
     if user is not None and user.email_verified_at is None:
         user.email_verified_at = utcnow()
+        user.save()
+    return user
+
+
+def send_invitation(user: User, note: str = "") -> None:
+    """Mail an account made for someone (e.g. by an import) a link to set a password (valid 14 days)."""
+    raw = issue_token(user, INVITE, dt.timedelta(days=INVITE_DAYS))
+    queue_email(user.email, "You are invited to take part", "invite",
+                invite_url=external_url("auth.welcome", token=raw), days=INVITE_DAYS, note=note)
+
+
+def accept_invitation(raw: str, password: str) -> User | None:
+    """Spend an invitation: set the password; the link proved the address."""
+    with database.atomic():
+        user = consume_token(raw, INVITE)
+        if user is None:
+            return None
+        user.password_hash = hash_password(password)
+        user.session_version += 1
+        user.email_verified_at = user.email_verified_at or utcnow()
         user.save()
     return user
 

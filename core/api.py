@@ -14,15 +14,38 @@ from flask import current_app
 from markupsafe import Markup, escape
 from pydantic import Field
 
+from core.config.errors import ConfigError, ConfigIssue
 from core.config.schema import Section
 from core.db import BaseModel, UTCDateTimeField, database, utcnow
 from core.migrate import PluginModels
 from core.models import User
 from core.plugins_loader import StartupError
 from core.providers import ArchiveDestination, CallProvider, MatchingStrategy, Provider, QuestionnaireSource
+from core.questionnaire.answers import field_name
+from core.questionnaire.definition import Question, Questionnaire, load_questionnaire
+from core.questionnaire.features import MatchingProfile
+from core.questionnaire.profiles import complete_participant_ids, matching_profiles, profile_for
+from core.questionnaire.sharing import SharedField, SharedProfile
+from core.questionnaire.store import (
+    StepResult,
+    StoredAnswer,
+    active_questionnaire,
+    current_answers,
+    give_consent,
+    has_consent,
+    read_step,
+    save_answers,
+)
 from core.views.forms import TextForm
 
 hookimpl = pluggy.HookimplMarker("oss_connect")
+
+
+def admin_required(view: Any) -> Any:
+    """Decorate a view so that only signed-in admins reach it (others get 403; visitors sign in)."""
+    from core.views.admin import admin_required as guard
+
+    return guard(view)
 
 
 def platform() -> Any:
@@ -62,6 +85,13 @@ def send_email(to: str, subject: str, template: str, **context: Any) -> str:
     return queue_email(to, subject, template, **context)
 
 
+def invite_participant(user: Any, note: str = "") -> None:
+    """Email an account made on someone's behalf a single-use link to choose a password (14 days)."""
+    from core.accounts import send_invitation
+
+    send_invitation(user, note)
+
+
 def notify(user_id: int, event: str, data: dict[str, Any]) -> None:
     """Send a Socket.IO event to every open connection of one user."""
     from core.realtime import notify_user
@@ -73,25 +103,47 @@ __all__ = [
     "ArchiveDestination",
     "BaseModel",
     "CallProvider",
+    "ConfigError",
+    "ConfigIssue",
     "Field",
     "Markup",
+    "MatchingProfile",
     "MatchingStrategy",
     "PluginModels",
     "Provider",
+    "Question",
+    "Questionnaire",
     "QuestionnaireSource",
     "Section",
+    "SharedField",
+    "SharedProfile",
     "StartupError",
+    "StepResult",
+    "StoredAnswer",
     "TextForm",
     "UTCDateTimeField",
     "User",
+    "active_questionnaire",
+    "admin_required",
     "cli_app",
+    "complete_participant_ids",
     "create_user",
+    "current_answers",
     "database",
     "escape",
+    "field_name",
+    "give_consent",
+    "has_consent",
     "hookimpl",
+    "invite_participant",
+    "load_questionnaire",
+    "matching_profiles",
     "notify",
     "platform",
     "plugin_settings",
+    "profile_for",
+    "read_step",
+    "save_answers",
     "send_email",
     "utcnow",
 ]

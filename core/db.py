@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,16 @@ class UTCDateTimeField(peewee.DateTimeField):
         if isinstance(value, dt.datetime) and value.tzinfo is None:
             value = value.replace(tzinfo=dt.UTC)
         return value
+
+
+class JSONField(peewee.TextField):
+    """A JSON value stored as text (portable across SQLite and PostgreSQL); None stays NULL."""
+
+    def db_value(self, value: Any) -> Any:
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value: Any) -> Any:
+        return None if value is None else json.loads(value)
 
 
 def hide_password(url: str) -> str:

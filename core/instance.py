@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "oss-connect.example.yaml"
+EXAMPLE_QUESTIONNAIRE = EXAMPLE_CONFIG.parent / "questionnaire.yaml"
 CONFIG_NAME = "oss-connect.yaml"
 
 
@@ -18,6 +19,10 @@ def write_instance(folder: Path, *, force: bool = False) -> list[str]:
     if force or not config.exists():
         config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
         written.append(str(config))
+    questionnaire = folder / EXAMPLE_QUESTIONNAIRE.name
+    if not questionnaire.exists():  # never overwritten: the partner's own questions live here
+        questionnaire.write_text(EXAMPLE_QUESTIONNAIRE.read_text(encoding="utf-8"), encoding="utf-8")
+        written.append(str(questionnaire))
     key = folder / "secret_key"
     if not key.exists():
         descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -16,11 +16,15 @@ class Provider:
 
 
 class QuestionnaireSource(Provider):
-    """Yields a versioned questionnaire and imports answers (questionnaire issue)."""
+    """Yields a versioned questionnaire, or brings in answers collected elsewhere, or both.
+
+    The first enabled source (in config order) whose `questionnaire()` returns one defines the
+    questionnaire participants answer; a source that only imports answers returns None.
+    """
 
     def questionnaire(self) -> Any:
-        """The current questionnaire: version, sections, questions, roles, default visibility."""
-        raise NotImplementedError
+        """The current `Questionnaire` (version, sections, questions, roles, default visibility), or None."""
+        return None
 
 
 class MatchingStrategy(Provider):

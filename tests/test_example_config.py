@@ -62,26 +62,32 @@ def test_the_walk_finds_nested_and_list_options():
             "accounts.rate_limits.login", "plugins"} <= set(CORE_OPTIONS)
 
 
+def copy_example(folder: Path) -> Path:
+    """The example config and the questionnaire it names, copied as `oss-connect init` does."""
+    shutil.copy(EXAMPLE, folder / "oss-connect.yaml")
+    shutil.copy(ROOT / "config" / "questionnaire.yaml", folder / "questionnaire.yaml")
+    return folder / "oss-connect.yaml"
+
+
 def test_the_example_is_a_valid_config(tmp_path):
-    shutil.copy(EXAMPLE, tmp_path / "oss-connect.yaml")
-    loaded = load_config(tmp_path / "oss-connect.yaml", environ={"OSS_CONNECT_SECRET_KEY": SECRET})
+    loaded = load_config(copy_example(tmp_path), environ={"OSS_CONNECT_SECRET_KEY": SECRET})
     assert loaded.settings.site.organisation == "Riverbend Public Library"
-    assert loaded.plugins == []
+    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml"]
+    assert loaded.plugin_settings("questionnaire_yaml").questionnaire.version >= 1
 
 
 def test_the_example_is_valid_with_the_instance_secret_key_file_instead(tmp_path):
-    shutil.copy(EXAMPLE, tmp_path / "oss-connect.yaml")
+    copy_example(tmp_path)
     (tmp_path / "secret_key").write_text(SECRET + "\n", encoding="utf-8")
     loaded = load_config(tmp_path / "oss-connect.yaml", environ={})
     assert loaded.settings.site.secret_key is None
 
 
 def test_the_example_with_the_demo_plugin_enabled_is_valid(tmp_path):
-    config = tmp_path / "oss-connect.yaml"
-    shutil.copy(EXAMPLE, config)
+    config = copy_example(tmp_path)
     assert enable_demo(config)
     loaded = load_config(config, environ={"OSS_CONNECT_SECRET_KEY": SECRET})
-    assert [info.name for info in loaded.plugins] == ["demo_data"]
+    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "demo_data"]
 
 
 def test_every_option_has_a_description_to_document():

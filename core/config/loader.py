@@ -211,9 +211,11 @@ def _validate_plugin_settings(info: PluginInfo, raw: Any, located: LocatedYaml,
                                       fix=f"write `{info.name}: {{}}` or `{info.name}:` alone")]
         return None, []
     try:
-        return schema.model_validate(raw or {}), []
+        return schema.model_validate(raw or {}, context={"instance_path": Path(located.source).parent}), []
     except pydantic.ValidationError as error:
         return None, [issue_from_validation_error(item, located, path, schema) for item in error.errors()]
+    except ConfigError as error:  # a file the plugin reads (e.g. a questionnaire) has problems of its own
+        return None, list(error.issues)
 
 
 # --- pydantic errors as sentences --------------------------------------------------------------

@@ -6,10 +6,13 @@ against it, renders its steps and stores answers by question id and questionnair
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, model_validator
 
+from core.config.documents import load_yaml_document
+from core.config.errors import ConfigError, ConfigIssue
 from core.config.schema import Section
 
 QuestionType = Literal[
@@ -41,6 +44,7 @@ ROLE_TYPES: dict[str, set[str]] = {
     "bio": {"long_text"},
 }
 
+COMMON_LANGUAGES = ("en", "es", "zh", "tl", "vi", "ar", "fr", "ko", "ru", "de", "pt", "hi")
 AGE_RANGES = ["18-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75+"]
 WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 DAY_PARTS = {"morning": (8, 12), "afternoon": (12, 17), "evening": (17, 21)}
@@ -86,6 +90,8 @@ class Question(Section):
     max_length: int | None = Field(None, ge=1, le=5000)
     location_mode: Literal["city", "postal_code"] = "city"
     reject_contact_details: bool = Field(False, description="Refuse emails, phone numbers, handles and links.")
+    common: list[str] = Field(default_factory=lambda: list(COMMON_LANGUAGES),
+                              description="languages questions: the codes offered as checkboxes.")
 
     @model_validator(mode="after")
     def _shape_fits_type(self) -> Question:
@@ -134,19 +140,6 @@ class Questionnaire(Section):
     title: str = Field("About you", max_length=120)
     sections: list[QuestionnaireSection] = Field(..., min_length=1)
 
-    @model_validator(mode="after")
-    def _unique_ids(self) -> Questionnaire:
-        seen: set[str] = set()
-        for section in self.sections:
-            for question in section.questions:
-                if question.id in seen:
-                    raise ValueError(f"question id '{question.id}' is used twice; every id must be unique")
-                seen.add(question.id)
-        section_ids = [section.id for section in self.sections]
-        if len(section_ids) != len(set(section_ids)):
-            raise ValueError("two sections share an id")
-        return self
-
     def questions(self) -> list[Question]:
         """Every question, in order."""
         return [question for section in self.sections for question in section.questions]
@@ -158,3 +151,40 @@ class Questionnaire(Section):
     def section(self, section_id: str) -> QuestionnaireSection | None:
         """A section by id."""
         return next((s for s in self.sections if s.id == section_id), None)
+
+
+def load_questionnaire(path: Path) -> Questionnaire:
+    """Read and check a questionnaire YAML file; raise ConfigError naming the file, line and key."""
+    questionnaire, located = load_yaml_document(Path(path), Questionnaire)
+    issues: list[ConfigIssue] = []
+    seen_questions: dict[str, int | None] = {}
+    seen_sections: dict[str, int | None] = {}
+    for s_index, section in enumerate(questionnaire.sections):
+        line = located.line_for(("sections", s_index, "id"))
+        if section.id in seen_sections:
+            first = seen_sections[section.id]
+            issues.append(ConfigIssue(located.source, line, f"sections.{s_index}.id",
+                                      f"section id '{section.id}' is used twice (first at line {first})",
+                                      fix="give every section its own id"))
+        seen_sections.setdefault(section.id, line)
+        for q_index, question in enumerate(section.questions):
+            line = located.line_for(("sections", s_index, "questions", q_index, "id"))
+            if question.id in seen_questions:
+                issues.append(ConfigIssue(
+                    located.source, line, f"sections.{s_index}.questions.{q_index}.id",
+                    f"question id '{question.id}' is used twice (first at line {seen_questions[question.id]})",
+                    fix="give every question its own id; answers are stored by id, so never reuse one "
+                        "for a different question"))
+            seen_questions.setdefault(question.id, line)
+            if question.type == "languages":
+                from core.questionnaire.answers import language_names
+
+                unknown = [code for code in question.common if code not in language_names()]
+                if unknown:
+                    issues.append(ConfigIssue(
+                        located.source, located.line_for(("sections", s_index, "questions", q_index, "common")),
+                        f"sections.{s_index}.questions.{q_index}.common", "unknown language codes",
+                        expected="ISO 639-1 codes such as en, es, zh", got=", ".join(unknown)))
+    if issues:
+        raise ConfigError(issues)
+    return questionnaire

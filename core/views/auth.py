@@ -119,6 +119,23 @@ def reset(token: str) -> str | Response:
     return render_template("auth/reset.html", form=form), 400 if form.errors else 200
 
 
+@blueprint.route("/welcome/<token>", methods=["GET", "POST"])
+def welcome(token: str) -> str | Response:
+    """An invited participant (e.g. imported by an admin) chooses a password, then confirms consent."""
+    if accounts.peek_token(token, accounts.INVITE) is None:
+        return render_template("auth/link_invalid.html", kind="invitation"), 400
+    form = NewPasswordForm()
+    if form.validate_on_submit():
+        user = accounts.accept_invitation(token, form.password.data)
+        if user is None:
+            return render_template("auth/link_invalid.html", kind="invitation"), 400
+        accounts.start_session(user)
+        flash("Welcome! Your password is set.", "success")
+        return redirect(url_for("questionnaire.overview"))
+    return render_template("auth/reset.html", form=form, heading="Welcome: choose a password",
+                           button="Set my password"), 400 if form.errors else 200
+
+
 @blueprint.route("/magic", methods=["GET", "POST"])
 def magic_request() -> str | Response:
     """Ask for a one-time sign-in link."""

@@ -1,0 +1,43 @@
+"""Profiles of participants as other parts of the platform read them (matching, suggestions, emails)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from flask import current_app
+
+from core.models import Profile, User
+from core.questionnaire.features import MatchingProfile, matching_profile
+from core.questionnaire.sharing import SharedProfile, shared_profile
+from core.questionnaire.store import active_questionnaire, answers_for_users, current_answers
+
+
+def profile_for(user_id: int, audience: str) -> SharedProfile:
+    """What `audience` ("partners", "public" or "self") may see of one participant."""
+    questionnaire = active_questionnaire()
+    if questionnaire is None:
+        return shared_profile(None, {}, audience)
+    return shared_profile(questionnaire, current_answers(user_id, questionnaire.id), audience)
+
+
+def complete_participant_ids() -> list[int]:
+    """Active participants whose profile is complete under the current questionnaire (in SQL)."""
+    questionnaire = active_questionnaire()
+    if questionnaire is None:
+        return []
+    query = (Profile.select(Profile.user).join(User)
+             .where(Profile.completed_at.is_null(False) & (Profile.questionnaire_id == questionnaire.id)
+                    & (Profile.completed_version == questionnaire.version)
+                    & User.is_active & (User.role == "participant")))
+    return [user_id for (user_id,) in query.tuples()]
+
+
+def matching_profiles(user_ids: Iterable[int]) -> dict[int, MatchingProfile]:
+    """`MatchingProfile`s of many participants, read in one query."""
+    questionnaire = active_questionnaire()
+    if questionnaire is None:
+        return {}
+    default_zone = current_app.extensions["oss_connect"].settings.site.default_time_zone
+    answers = answers_for_users(user_ids, questionnaire.id)
+    return {user_id: matching_profile(user_id, questionnaire, found, default_zone)
+            for user_id, found in answers.items()}

@@ -1,0 +1,1 @@
+"""matching_bridge (being built)."""

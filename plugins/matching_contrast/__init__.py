@@ -1,0 +1,1 @@
+"""matching_contrast (being built)."""

@@ -1,0 +1,1 @@
+"""questionnaire_import (being built)."""
