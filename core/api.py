@@ -20,11 +20,24 @@ from core.db import BaseModel, UTCDateTimeField, database, utcnow
 from core.migrate import PluginModels
 from core.models import User
 from core.plugins_loader import StartupError
-from core.providers import ArchiveDestination, CallProvider, MatchingStrategy, Provider, QuestionnaireSource
+from core.providers import (
+    ArchiveDestination,
+    CallProvider,
+    MatchingStrategy,
+    Pairing,
+    Provider,
+    QuestionnaireSource,
+    Suggestion,
+)
 from core.questionnaire.answers import field_name
 from core.questionnaire.definition import Question, Questionnaire, load_questionnaire
 from core.questionnaire.features import MatchingProfile
-from core.questionnaire.profiles import complete_participant_ids, matching_profiles, profile_for
+from core.questionnaire.profiles import (
+    complete_participant_ids,
+    matching_profiles,
+    profile_for,
+    profiles_updated_since,
+)
 from core.questionnaire.sharing import SharedField, SharedProfile
 from core.questionnaire.store import (
     StepResult,
@@ -109,6 +122,7 @@ __all__ = [
     "Markup",
     "MatchingProfile",
     "MatchingStrategy",
+    "Pairing",
     "PluginModels",
     "Provider",
     "Question",
@@ -120,6 +134,7 @@ __all__ = [
     "StartupError",
     "StepResult",
     "StoredAnswer",
+    "Suggestion",
     "TextForm",
     "UTCDateTimeField",
     "User",
@@ -142,6 +157,7 @@ __all__ = [
     "platform",
     "plugin_settings",
     "profile_for",
+    "profiles_updated_since",
     "read_step",
     "save_answers",
     "send_email",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 
@@ -27,15 +29,46 @@ class QuestionnaireSource(Provider):
         return None
 
 
-class MatchingStrategy(Provider):
-    """Suggests partners for one participant and pairs whole cohorts (matching issue)."""
+@dataclass(frozen=True)
+class Suggestion:
+    """A suggested partner: their user id, the strategy's score, and a reason in plain language.
 
-    def suggest(self, participant: Any, pool: Any, limit: int) -> list[Any]:
-        """The best `limit` candidates from `pool` for `participant`, best first."""
+    The reason may only use answers both participants share with partners.
+    """
+
+    user_id: int
+    score: float
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Two participants paired by a strategy, with the pair's score."""
+
+    a: int
+    b: int
+    score: float
+    reason: str = ""
+
+
+class MatchingStrategy(Provider):
+    """Suggests partners for one participant and pairs whole cohorts (matching issue).
+
+    Core hands a strategy user ids that already passed every exclusion rule (blocks, earlier
+    partners, recent declines, suspended accounts, `filter_match_candidates` vetoes); the strategy
+    scores them, typically from feature arrays it keeps per process (`core.api.matching_profiles`).
+    """
+
+    def suggest(self, participant: Any, pool: Sequence[int], limit: int) -> list[Suggestion]:
+        """The best `limit` of the user ids in `pool` for `participant` (a MatchingProfile), best first."""
         raise NotImplementedError
 
-    def pair(self, cohort: Any) -> list[tuple[Any, Any]]:
-        """Pairs that maximise the total score over `cohort`."""
+    def pair(self, cohort: Sequence[int]) -> list[Pairing]:
+        """Disjoint pairs of the user ids in `cohort` that maximise the total score."""
+        raise NotImplementedError
+
+    def score(self, a: Any, b: Any) -> float | None:
+        """The score of two MatchingProfiles as a pair, or None when they may not be matched."""
         raise NotImplementedError
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 from flask import current_app
 
+from core.db import utcnow
 from core.models import Profile, User
 from core.questionnaire.features import MatchingProfile, matching_profile
 from core.questionnaire.sharing import SharedProfile, shared_profile
@@ -41,3 +43,15 @@ def matching_profiles(user_ids: Iterable[int]) -> dict[int, MatchingProfile]:
     answers = answers_for_users(user_ids, questionnaire.id)
     return {user_id: matching_profile(user_id, questionnaire, found, default_zone)
             for user_id, found in answers.items()}
+
+
+def profiles_updated_since(moment: dt.datetime | None) -> tuple[list[int], dt.datetime]:
+    """Ids of participants whose profile changed after `moment` (all when None), and the time of asking.
+
+    Strategies call it to refresh the feature arrays they keep per process.
+    """
+    now = utcnow()
+    query = Profile.select(Profile.user)
+    if moment is not None:
+        query = query.where(Profile.updated_at > moment)
+    return [user_id for (user_id,) in query.tuples()], now
