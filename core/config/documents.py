@@ -3,6 +3,7 @@ into a pydantic model, reporting every problem as FILE:LINE: key: problem; fix."
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
@@ -16,8 +17,14 @@ from core.config.yaml_source import LocatedYaml, read_yaml_file
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def load_yaml_document(path: Path, model: type[ModelT]) -> tuple[ModelT, LocatedYaml]:
-    """Parse and validate `path` as `model`; raise ConfigError with the file, line and key of each issue."""
+GENERIC_FIX = "see its entry in docs/configuration.md"
+
+
+def load_yaml_document(path: Path, model: type[ModelT], reference: str) -> tuple[ModelT, LocatedYaml]:
+    """Parse and validate `path` as `model`; raise ConfigError with the file, line and key of each issue.
+
+    `reference` names the guide that documents the file's format (used in the fixes offered).
+    """
     path = Path(path)
     if not path.is_file():
         raise ConfigError([ConfigIssue(str(path), None, "(file)", "the file does not exist",
@@ -28,8 +35,9 @@ def load_yaml_document(path: Path, model: type[ModelT]) -> tuple[ModelT, Located
     try:
         document = model.model_validate(located.data)
     except pydantic.ValidationError as error:
-        raise ConfigError(issues + [issue_from_validation_error(item, located, (), model)
-                                    for item in error.errors()]) from None
+        found = [issue_from_validation_error(item, located, (), model) for item in error.errors()]
+        raise ConfigError(issues + [replace(issue, fix=f"see {reference}") if issue.fix == GENERIC_FIX else issue
+                                    for issue in found]) from None
     if issues:
         raise ConfigError(issues)
     return document, located

@@ -14,6 +14,7 @@ from pydantic import Field, model_validator
 from core.config.documents import load_yaml_document
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.schema import Section
+from core.config.yaml_source import dotted_path
 
 QuestionType = Literal[
     "single_choice", "multiple_choice", "scale", "short_text", "long_text", "age_range",
@@ -80,6 +81,8 @@ class Question(Section):
     type: QuestionType
     label: str = Field(..., min_length=1, max_length=300)
     help: str = Field("", max_length=600)
+    share_label: str = Field("", max_length=80, description="The answer's label where others see it "
+                                                           "(\"Lives in\"); default: the question.")
     required: bool = False
     role: Role | None = None
     visibility: Visibility = Field("private", description="The default; optional questions let the person choose.")
@@ -155,7 +158,7 @@ class Questionnaire(Section):
 
 def load_questionnaire(path: Path) -> Questionnaire:
     """Read and check a questionnaire YAML file; raise ConfigError naming the file, line and key."""
-    questionnaire, located = load_yaml_document(Path(path), Questionnaire)
+    questionnaire, located = load_yaml_document(Path(path), Questionnaire, reference="docs/questionnaire.md")
     issues: list[ConfigIssue] = []
     seen_questions: dict[str, int | None] = {}
     seen_sections: dict[str, int | None] = {}
@@ -163,7 +166,7 @@ def load_questionnaire(path: Path) -> Questionnaire:
         line = located.line_for(("sections", s_index, "id"))
         if section.id in seen_sections:
             first = seen_sections[section.id]
-            issues.append(ConfigIssue(located.source, line, f"sections.{s_index}.id",
+            issues.append(ConfigIssue(located.source, line, dotted_path(("sections", s_index, "id")),
                                       f"section id '{section.id}' is used twice (first at line {first})",
                                       fix="give every section its own id"))
         seen_sections.setdefault(section.id, line)
@@ -171,7 +174,7 @@ def load_questionnaire(path: Path) -> Questionnaire:
             line = located.line_for(("sections", s_index, "questions", q_index, "id"))
             if question.id in seen_questions:
                 issues.append(ConfigIssue(
-                    located.source, line, f"sections.{s_index}.questions.{q_index}.id",
+                    located.source, line, dotted_path(("sections", s_index, "questions", q_index, "id")),
                     f"question id '{question.id}' is used twice (first at line {seen_questions[question.id]})",
                     fix="give every question its own id; answers are stored by id, so never reuse one "
                         "for a different question"))
@@ -183,7 +186,7 @@ def load_questionnaire(path: Path) -> Questionnaire:
                 if unknown:
                     issues.append(ConfigIssue(
                         located.source, located.line_for(("sections", s_index, "questions", q_index, "common")),
-                        f"sections.{s_index}.questions.{q_index}.common", "unknown language codes",
+                        dotted_path(("sections", s_index, "questions", q_index, "common")), "unknown language codes",
                         expected="ISO 639-1 codes such as en, es, zh", got=", ".join(unknown)))
     if issues:
         raise ConfigError(issues)

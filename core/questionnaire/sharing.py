@@ -77,7 +77,7 @@ def shared_profile(questionnaire: Questionnaire | None, answers: Mapping[str, An
         elif question.role == "bio":
             bio = text
         else:
-            fields.append(SharedField(question.id, question.label, text, question.role))
+            fields.append(SharedField(question.id, question.share_label or question.label, text, question.role))
     return SharedProfile(name=display_name(names), bio=bio, fields=fields)
 
 

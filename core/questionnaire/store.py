@@ -119,7 +119,8 @@ def read_step(questionnaire: Questionnaire, questions: Iterable[Question], form:
 
 def _only_missing(question: Question, form: Mapping[str, Any]) -> bool:
     """True when the question's error is only that a required answer is missing."""
-    return parse_answer(question.model_copy(update={"required": False}), form).value is EMPTY
+    optional = parse_answer(question.model_copy(update={"required": False}), form)
+    return optional.value is EMPTY and optional.error is None
 
 
 def visibility_field(question: Question) -> str:
@@ -127,20 +128,25 @@ def visibility_field(question: Question) -> str:
     return f"v-{question.id}"
 
 
-def form_values(question: Question, stored: StoredAnswer | None) -> dict[str, Any]:
-    """A stored answer as the form fields that would submit it (to pre-fill a step)."""
+def form_fields(question: Question, stored: StoredAnswer | None) -> list[tuple[str, str]]:
+    """A stored answer as the (field name, value) pairs that would submit it, to pre-fill a step."""
+    fields: list[tuple[str, str]] = []
+    if stored is not None:
+        fields.append((visibility_field(question), stored.visibility))
     if stored is None or stored.value is None:
-        return {}
-    value = stored.value
-    kind = question.type
-    if kind == "single_choice":
-        fields = {field_name(question): value.get("choice", "")}
-        if value.get("text"):
-            fields[field_name(question, "text")] = value["text"]
         return fields
-    if kind == "location":
-        return {field_name(question, part): text for part, text in value.items()}
-    return {field_name(question): value}
+    value = stored.value
+    if question.type == "single_choice":
+        fields.append((field_name(question), value.get("choice", "")))
+        if value.get("text"):
+            fields.append((field_name(question, "text"), value["text"]))
+    elif question.type == "location":
+        fields += [(field_name(question, part), text) for part, text in value.items()]
+    elif isinstance(value, list):
+        fields += [(field_name(question), item) for item in value]
+    else:
+        fields.append((field_name(question), str(value)))
+    return fields
 
 
 def save_answers(user: User, questionnaire: Questionnaire, values: Mapping[str, StoredAnswer],

@@ -43,7 +43,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> tuple[str, int]:
-        return render_error(error.code or 500)
+        own_words = error.description if error.description != type(error).description else None
+        return render_error(error.code or 500, own_words)
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> tuple[str, int]:

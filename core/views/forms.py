@@ -95,3 +95,16 @@ class TimeZoneForm(TextForm):
 
         if field.data and field.data not in time_zone_names():
             raise ValidationError("Choose a time zone from the list, such as Europe/Berlin.")
+
+
+class ConsentForm(TextForm):
+    """Explicit consent to process the questionnaire's answers, political views included."""
+
+    agree = BooleanField("I agree", validators=[InputRequired(
+        "Tick the box to agree. Without your consent we cannot store your answers.")])
+
+
+class WithdrawForm(TextForm):
+    """Withdraw consent, which erases every answer."""
+
+    confirm = BooleanField("Yes, erase my answers", validators=[InputRequired("Tick the box to confirm.")])

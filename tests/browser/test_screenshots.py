@@ -153,3 +153,32 @@ def test_admin_outbox_screenshot(live_server, desktop):
     open_page(desktop, live_server.url + "/admin/outbox")
     assert desktop.locator("tbody tr").count() == 3
     assert_sane_png(save_screenshot(desktop, "admin-outbox"), DESKTOP["width"])
+
+
+@pytest.mark.parametrize("oss_connect_settings", [{
+    "site": {"name": "Common Ground", "organisation": ORGANISATIONS["default"]},
+    "plugins": {"questionnaire_yaml": None}}])
+def test_questionnaire_step_screenshot(live_server, desktop):
+    create_account("maria@example.org")
+    sign_in(desktop, live_server.url, "maria@example.org")
+    open_page(desktop, live_server.url + "/profile/consent")
+    desktop.get_by_label("I agree").check()
+    with desktop.expect_navigation():
+        desktop.get_by_role("button", name="Agree and start").click()
+    open_page(desktop, live_server.url + "/profile/step/views")
+    desktop.locator("#q-lean-3").check()
+    assert_sane_png(save_screenshot(desktop, "questionnaire-step"), DESKTOP["width"])
+
+
+@pytest.mark.parametrize("oss_connect_settings", [{
+    "site": {"name": "Common Ground", "organisation": ORGANISATIONS["default"]},
+    "plugins": {"questionnaire_yaml": None}}])
+def test_profile_preview_screenshot(live_server, desktop):
+    from tests.profiles import complete_profile
+
+    user = create_account("maria@example.org")
+    complete_profile(live_server.app, user, visibility={"bio": "public", "first_name": "public"})
+    sign_in(desktop, live_server.url, "maria@example.org")
+    open_page(desktop, live_server.url + "/profile/preview")
+    assert desktop.locator("#partner-view-name").inner_text() == "Maria G."
+    assert_sane_png(save_screenshot(desktop, "profile-preview"), DESKTOP["width"])
