@@ -105,7 +105,7 @@ def test_posting_the_verification_link_verifies_the_address_and_signs_in(client,
     response = post_form(client, link, {})
 
     assert response.status_code == 302
-    assert response.headers["Location"].endswith("/account")
+    assert response.headers["Location"].endswith("/profile/")  # next: the questionnaire
     assert user_row("ada@example.org").email_verified_at is not None
     assert is_signed_in(client)
 

@@ -138,3 +138,21 @@ def test_oss_connect_check_refuses_invalid_demo_settings_with_exit_code_2(tmp_pa
     assert result.returncode == 2
     assert f"{config}:5: plugins.demo_data.participants: wrong type" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("oss_connect_settings", [{"plugins": {"questionnaire_yaml": None, **DEMO["plugins"]}}],
+                         ids=["demo_data+questionnaire"])
+def test_demo_participants_get_complete_varied_profiles_once(app, instance):
+    from core.models import Answer, Profile
+
+    first = demo_data_command(instance)
+    assert first.returncode == 0, first.stderr
+    with database.connection_context():
+        complete = Profile.select().where(Profile.completed_at.is_null(False)).count()
+        leans = {row.value for row in Answer.select().where(Answer.question_id == "lean")}
+        answers = Answer.select().count()
+    assert complete == 3  # the three participants; the admin answers nothing
+    assert len(leans) == 2  # both political sides, so the demo has matches to suggest
+    assert demo_data_command(instance).returncode == 0
+    with database.connection_context():
+        assert Answer.select().count() == answers  # a second run adds nothing

@@ -43,8 +43,8 @@ def verify(token: str) -> str | Response:
         if user is None:
             return render_template("auth/link_invalid.html", kind="verification"), 400
         accounts.start_session(user)
-        flash("Your email address is confirmed. Welcome!", "success")
-        return redirect(url_for("auth.account"))
+        flash("Your email address is confirmed. Welcome! Next, tell us a little about yourself.", "success")
+        return redirect(url_for("questionnaire.overview"))
     if accounts.peek_token(token, accounts.VERIFY) is None:
         return render_template("auth/link_invalid.html", kind="verification"), 400
     return render_template("auth/confirm_link.html", form=form, kind="verification",

@@ -9,7 +9,25 @@ from typing import Any
 
 import click
 
-from core.api import Field, Markup, Section, cli_app, create_user, database, escape, hookimpl, plugin_settings
+from core.api import (
+    Field,
+    Markup,
+    Section,
+    active_questionnaire,
+    cli_app,
+    create_user,
+    current_answers,
+    database,
+    escape,
+    field_name,
+    give_consent,
+    hookimpl,
+    platform,
+    plugin_settings,
+    read_step,
+    save_answers,
+)
+from plugins.demo_data.profiles import demo_answers
 
 
 class DemoSettings(Section):
@@ -46,15 +64,37 @@ def register_cli_commands(cli: Any) -> None:
 
 
 def create_demo_accounts(settings: DemoSettings) -> list[str]:
-    """One admin and `participants` verified participants; existing accounts are left alone."""
+    """One admin and `participants` verified participants with complete, varied profiles.
+
+    Existing accounts are left alone; a participant without answers gets them.
+    """
     addresses = [f"admin@{settings.email_domain}"]
+    questionnaire = active_questionnaire()
     with database.atomic():
         create_user(addresses[0], settings.password, role="admin")
         for number in range(1, settings.participants + 1):
             address = f"participant{number}@{settings.email_domain}"
-            create_user(address, settings.password)
+            user = create_user(address, settings.password)
+            if questionnaire is not None:
+                fill_profile(user, questionnaire, number)
             addresses.append(address)
     return addresses
+
+
+def fill_profile(user: Any, questionnaire: Any, number: int) -> None:
+    """Consent and answer the questionnaire for a demo participant who has not answered yet."""
+    from werkzeug.datastructures import MultiDict
+
+    if current_answers(user.id, questionnaire.id):
+        return
+    notice = platform().settings.program.privacy_notice
+    give_consent(user, notice.version, notice.text)
+    form = MultiDict()
+    for name, value in demo_answers(questionnaire, number, field_name).items():
+        for item in value if isinstance(value, list) else [value]:
+            form.add(name, item)
+    result = read_step(questionnaire, questionnaire.questions(), form, allow_missing=True)
+    save_answers(user, questionnaire, result.values, source="demo")
 
 
 @hookimpl
