@@ -250,3 +250,31 @@ def test_a_site_without_a_questionnaire_plugin_explains_it(client, participant):
     response = client.get("/profile/")
     assert response.status_code == 503
     assert "enable the questionnaire_yaml plugin" in response.get_data(as_text=True)
+
+
+class SubmissionRecorder:
+    """A plugin that remembers every questionnaire_submitted call."""
+
+    def __init__(self):
+        self.calls = []
+
+    from core.api import hookimpl
+
+    @hookimpl
+    def questionnaire_submitted(self, participant, questionnaire, answers):
+        self.calls.append((participant.id, questionnaire.version, dict(answers)))
+
+
+RECORDER = SubmissionRecorder()
+
+
+@pytest.mark.parametrize("oss_connect_plugins", [{"recorder": RECORDER}])
+def test_questionnaire_submitted_fires_once_the_profile_is_complete(app, participant):
+    from tests.profiles import complete_profile
+
+    RECORDER.calls.clear()
+    complete_profile(app, participant)
+    assert len(RECORDER.calls) == 1
+    user_id, version, answers = RECORDER.calls[0]
+    assert (user_id, version) == (participant.id, 1)
+    assert answers["bio"].value == DEFAULT_ANSWERS["bio"] and answers["lean"].visibility == "partners"
