@@ -29,4 +29,4 @@ def field_options(locale: str = "en") -> FieldOptions:
     return FieldOptions(
         countries=country_names(locale), languages=language_names(locale), time_zones=sorted_time_zone_names(),
         age_ranges=list(AGE_RANGES), weekdays=[(day, DAY_NAMES[day]) for day in WEEKDAYS],
-        day_parts=[(part, f"{part.capitalize()} ({start}:00–{end}:00)") for part, (start, end) in DAY_PARTS.items()])
+        day_parts=[(part, f"{part.capitalize()} ({start}:00 to {end}:00)") for part, (start, end) in DAY_PARTS.items()])
