@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 import re
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,23 @@ class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
+
+
+@contextlib.contextmanager
+def connection() -> Iterator[None]:
+    """Use the open connection, or open one for the duration (and only then close it).
+
+    Unlike peewee's `connection_context`, it never closes a connection somebody else opened, so a
+    job that runs in-line inside a request (the immediate queue) leaves the request's transaction alone.
+    """
+    opened = database.is_closed()
+    if opened:
+        database.connect()
+    try:
+        yield
+    finally:
+        if opened and not database.is_closed():
+            database.close()
 
 
 def utcnow() -> dt.datetime:

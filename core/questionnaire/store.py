@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask import current_app
+from peewee import EXCLUDED
 
 from core.db import database, utcnow
 from core.models import Answer, Consent, Profile, User
@@ -153,14 +154,15 @@ def save_answers(user: User, questionnaire: Questionnaire, values: Mapping[str, 
                  *, source: str = "web") -> Profile:
     """Store answers under the current version, update completion, and tell the plugins."""
     now = utcnow()
+    rows = [{"user": user.id, "questionnaire_id": questionnaire.id, "question_id": answer.question_id,
+             "version": questionnaire.version, "value": answer.value,
+             "visibility": answer.visibility, "answered_at": now} for answer in values.values()]
     with database.atomic():
-        for answer in values.values():
-            (Answer.insert(user=user.id, questionnaire_id=questionnaire.id, question_id=answer.question_id,
-                           version=questionnaire.version, value=answer.value, visibility=answer.visibility,
-                           answered_at=now)
+        if rows:  # one statement for the whole step; a second save of a question replaces its answer
+            (Answer.insert_many(rows)
              .on_conflict(conflict_target=[Answer.user, Answer.questionnaire_id, Answer.question_id, Answer.version],
-                          update={Answer.value: answer.value, Answer.visibility: answer.visibility,
-                                  Answer.answered_at: now})
+                          update={Answer.value: EXCLUDED.value, Answer.visibility: EXCLUDED.visibility,
+                                  Answer.answered_at: EXCLUDED.answered_at})
              .execute())
         profile = refresh_profile(user, questionnaire, source=source)
     if profile.completed_at is not None:
