@@ -17,6 +17,22 @@ from pydantic import Field
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.schema import Section
 from core.db import BaseModel, UTCDateTimeField, database, utcnow
+from core.matching.features import (
+    FeatureIndex,
+    Features,
+    answered_in_common,
+    availability_overlap,
+    common_tokens,
+    commonality,
+    political_distance,
+    political_side,
+    same_life_stage,
+    same_place,
+    share_language,
+)
+from core.matching.indexed import IndexedStrategy, join_words
+from core.matching.indexed import Labels as MatchingLabels
+from core.matching.pairing import pair_by_score
 from core.migrate import PluginModels
 from core.models import User
 from core.plugins_loader import StartupError
@@ -105,6 +121,13 @@ def invite_participant(user: Any, note: str = "") -> None:
     send_invitation(user, note)
 
 
+def csrf_exempt(view: Any) -> Any:
+    """Exempt a view (or a blueprint) from CSRF checks: only for webhooks that authenticate the sender themselves."""
+    from core.security import csrf
+
+    return csrf.exempt(view)
+
+
 def notify(user_id: int, event: str, data: dict[str, Any]) -> None:
     """Send a Socket.IO event to every open connection of one user."""
     from core.realtime import notify_user
@@ -118,8 +141,12 @@ __all__ = [
     "CallProvider",
     "ConfigError",
     "ConfigIssue",
+    "FeatureIndex",
+    "Features",
     "Field",
+    "IndexedStrategy",
     "Markup",
+    "MatchingLabels",
     "MatchingProfile",
     "MatchingStrategy",
     "Pairing",
@@ -140,9 +167,14 @@ __all__ = [
     "User",
     "active_questionnaire",
     "admin_required",
+    "answered_in_common",
+    "availability_overlap",
     "cli_app",
+    "common_tokens",
+    "commonality",
     "complete_participant_ids",
     "create_user",
+    "csrf_exempt",
     "current_answers",
     "database",
     "escape",
@@ -151,15 +183,22 @@ __all__ = [
     "has_consent",
     "hookimpl",
     "invite_participant",
+    "join_words",
     "load_questionnaire",
     "matching_profiles",
     "notify",
+    "pair_by_score",
     "platform",
     "plugin_settings",
+    "political_distance",
+    "political_side",
     "profile_for",
     "profiles_updated_since",
     "read_step",
+    "same_life_stage",
+    "same_place",
     "save_answers",
     "send_email",
+    "share_language",
     "utcnow",
 ]

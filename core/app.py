@@ -10,6 +10,7 @@ from flask import Flask, before_render_template, request
 from flask_babel import Babel
 from flask_login import LoginManager, current_user
 from flask_mailman import Mail
+from huey import crontab
 from markupsafe import Markup, escape
 
 from core import __version__
@@ -18,6 +19,7 @@ from core.config.loader import read_secret_key
 from core.db import bind_database, database
 from core.jobs import JobQueue, create_huey
 from core.mail import SEND_EMAIL_JOB, send_email_job
+from core.matching.invitations import EXPIRE_INVITATIONS_JOB, expire_due
 from core.migrate import migration_sets
 from core.models import User
 from core.platform import Platform
@@ -83,6 +85,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     register_error_handlers(app)
     register_core_blueprints(app, platform)
     jobs.task(SEND_EMAIL_JOB, retries=5, retry_delay=60)(send_email_job)
+    jobs.periodic(EXPIRE_INVITATIONS_JOB, crontab(minute="*/10"))(expire_due)
 
     for plugin_name, blueprints in call_each(plugin_manager, "register_blueprints", app=app):
         for blueprint in blueprints if isinstance(blueprints, list | tuple) else [blueprints]:

@@ -333,6 +333,64 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
     click.echo(f"{'created' if created else 'updated'} admin {user.email}")
 
 
+@cli.group()
+def match() -> None:
+    """Matching: pair a partner event's cohort."""
+
+
+@match.command("cohort")
+@config_option
+@click.argument("event")
+@click.option("--dry-run", is_flag=True, help="Propose and print the pairs, then change nothing.")
+@click.option("--keep-edits", is_flag=True,
+              help="Use the proposal as it stands (edited in the admin area) instead of proposing again.")
+@click.pass_context
+def match_cohort(ctx: click.Context, config_path: str | None, event: str, dry_run: bool, keep_edits: bool) -> None:
+    """Pair the cohort with event code EVENT, print the pairs, and send their invitations (unless --dry-run)."""
+    from core.db import database
+    from core.matching import cohorts
+    from core.questionnaire.profiles import profile_for
+
+    app = app_or_exit(ctx, config_path)
+    with app.test_request_context(), database.connection_context():
+        cohort = cohorts.by_code(event)
+        if cohort is None:
+            _fail(click.BadParameter(f"no cohort has the event code '{event}' (see /admin/cohorts for the codes)"))
+        try:
+            with database.atomic() as transaction:
+                count = len(cohorts.member_ids(cohort))
+                click.echo(f"{cohort.name} ({cohort.code}): {count} member(s); pairing with "
+                           f"strategy '{cohorts.strategy_name()}'")
+                if keep_edits:
+                    pairs = [pair for pair in cohorts.proposal(cohort) if pair.status == "proposed"]
+                else:
+                    pairs = cohorts.propose_pairs(cohort)
+                names = {}
+                with click.progressbar(pairs, label="reading profiles", file=sys.stderr,
+                                       show_pos=True) as shown_pairs:
+                    for pair in shown_pairs:
+                        for user_id in (pair.a_id, pair.b_id):
+                            names[user_id] = profile_for(user_id, "partners").name
+                for pair in pairs:
+                    click.echo(f"  {names[pair.a_id]} (#{pair.a_id})  +  {names[pair.b_id]} (#{pair.b_id})"
+                               f"  score {pair.score:.2f}")
+                for item in cohorts.leftovers(cohort):
+                    click.echo(f"  unpaired: {profile_for(item.user_id, 'partners').name} (#{item.user_id}): "
+                               f"{item.reason}")
+                if dry_run:
+                    transaction.rollback()
+                    click.echo(f"dry run: {len(pairs)} pair(s) proposed; nothing was saved or sent")
+                    return
+                if not pairs:
+                    _fail(cohorts.CohortError("no pair could be made: nothing to confirm"))
+                result = cohorts.confirm(cohort)
+        except cohorts.CohortError as error:
+            _fail(error)
+        for pair, reason in result.failed:
+            click.echo(f"  not invited: #{pair.a_id} + #{pair.b_id}: {reason}", err=True)
+        click.echo(f"confirmed {len(result.created)} pair(s): their invitations are on their way")
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(obj={})

@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
-from collections.abc import Iterator
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 

@@ -39,6 +39,21 @@ class JobQueue:
 
         return register
 
+    def periodic(self, name: str, schedule: Callable[[Any], bool]) -> Callable[[Callable[[], Any]], Any]:
+        """Register a function the consumer runs on `schedule` (e.g. huey.crontab(minute="*/10")), in the app."""
+
+        def register(function: Callable[[], Any]) -> Any:
+            @functools.wraps(function)
+            def run_in_app() -> Any:
+                with self.app.app_context(), database.connection_context():
+                    return function()
+
+            wrapped = self.huey.periodic_task(schedule, name=name)(run_in_app)
+            self.tasks[name] = wrapped
+            return wrapped
+
+        return register
+
     def enqueue(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """Queue the job `name`; returns huey's result handle."""
         try:

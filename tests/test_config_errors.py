@@ -183,8 +183,8 @@ def test_unknown_section_suggests_the_closest_one(tmp_path):
           url: sqlite:///oss-connect.sqlite3
     """)
     assert_refused(outcome, tmp_path,
-                   f"{config}:3: databse: unknown key (expected one of: accounts, database, jobs, mail, plugins, "
-                   "program, realtime, site, theme, got 'databse'); did you mean 'database'?")
+                   f"{config}:3: databse: unknown key (expected one of: accounts, database, jobs, mail, matching, "
+                   "plugins, program, realtime, site, theme, got 'databse'); did you mean 'database'?")
 
 
 def test_wrong_type_names_the_expected_type_and_an_example(tmp_path):

@@ -22,7 +22,8 @@ CANARIES = {
 
 @pytest.fixture
 def oss_connect_settings() -> dict[str, Any]:
-    return {"plugins": {"questionnaire_yaml": None}}
+    """The default questionnaire and the bundled matching strategy, as a new site has them."""
+    return {"plugins": {"questionnaire_yaml": None, "matching_bridge": None}}
 
 
 @pytest.fixture
@@ -71,11 +72,45 @@ def simple_get_routes(app: Any) -> list[str]:
 def test_no_page_or_json_b_can_open_contains_a_private_answer(app, client, login, two_participants):
     login(B_EMAIL)
     routes = simple_get_routes(app)
-    assert "/profile/preview" in routes and "/profile/export.json" in routes
+    assert {"/profile/preview", "/profile/export.json", "/suggestions", "/invitations"} <= set(routes)
     for route in routes:
         response = client.get(route)
         assert response.status_code < 500, f"{route} answered {response.status_code}"
         assert_no_canary(response.get_data(as_text=True), route)
+
+
+def test_b_sees_a_shared_answers_in_suggestions_but_no_private_one(client, login, two_participants):
+    login(B_EMAIL)
+    page = client.get("/suggestions").get_data(as_text=True)
+    assert "Amalthea Q." in page and "Gardening, Cooking" in page  # shared with partners
+    assert_no_canary(page, "B's suggestions")
+
+
+def test_nothing_b_receives_about_an_invitation_from_a_holds_a_private_answer(app, client, login, outbox,
+                                                                            two_participants):
+    from flask.testing import FlaskClient
+
+    from tests.conftest import csrf_token_from
+
+    a, b = two_participants
+    a_client: FlaskClient = app.test_client()
+    login(A_EMAIL, test_client=a_client)
+    token = csrf_token_from(a_client.get("/suggestions").get_data(as_text=True))
+    sent = a_client.post(f"/suggestions/{b.id}/invite", data={"csrf_token": token})
+    assert sent.status_code == 302, sent.get_data(as_text=True)[:800]
+    invitation_page = sent.headers["Location"]
+
+    login(B_EMAIL)
+    for route in ("/invitations", invitation_page):
+        html = client.get(route).get_data(as_text=True)
+        assert "Amalthea Q." in html
+        assert_no_canary(html, route)
+    assert "Gardening, Cooking" in client.get(invitation_page).get_data(as_text=True)
+    emails = outbox.to(B_EMAIL)
+    assert emails, "B should have been told of the invitation by email"
+    for message in emails:
+        assert "Amalthea" in message.text
+        assert_no_canary(message.text + (message.html or ""), f"the email '{message.subject}'")
 
 
 def test_the_shared_profile_b_is_shown_holds_a_partner_fields_and_no_private_ones(app, two_participants):

@@ -325,6 +325,23 @@ class AccountSettings(Section):
     rate_limits: RateLimits = Field(default_factory=RateLimits, description="Abuse protection.")
 
 
+class MatchingSettings(Section):
+    """Suggestions, invitations and automatic matching."""
+
+    strategy: str = Field("bridge", min_length=1, max_length=60, description=(
+        "The matching strategy that scores partners, by name; a plugin provides it "
+        "(bridge: plugin matching_bridge, contrast: plugin matching_contrast)."))
+    suggestions: int = Field(5, ge=1, le=50, description="How many suggested partners a participant sees at once.")
+    invitation_hours: int = Field(72, ge=1, le=2160, description="Hours before an unanswered invitation expires.")
+    max_open_invitations: int = Field(3, ge=1, le=50, description=(
+        "How many unanswered invitations one participant may have sent at a time."))
+    decline_cooldown_days: int = Field(90, ge=0, le=3650, description=(
+        "Days during which two participants are not suggested to each other after one declined the other."))
+    invitation_rate_limit: RateLimit = Field("10 per hour", description=(
+        "Invitations one participant may send, e.g. \"10 per hour\" or \"5/hour; 20/day\"."))
+    auto_match: bool = Field(True, description="Offer \"match me automatically\": invite the best available partner.")
+
+
 class Settings(Section):
     """The whole instance configuration (core sections; plugins validate their own)."""
 
@@ -337,6 +354,8 @@ class Settings(Section):
     program: ProgramSettings = Field(default_factory=ProgramSettings,
                                      description="What the public pages say about the program.")
     accounts: AccountSettings = Field(default_factory=AccountSettings, description="Accounts and sign-in.")
+    matching: MatchingSettings = Field(default_factory=MatchingSettings,
+                                       description="Suggestions, invitations and automatic matching.")
     plugins: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Enabled plugins in priority order, each with its settings.")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
+from typing import Any
 
 from flask import current_app
 
@@ -22,16 +23,22 @@ def profile_for(user_id: int, audience: str) -> SharedProfile:
     return shared_profile(questionnaire, current_answers(user_id, questionnaire.id), audience)
 
 
-def complete_participant_ids() -> list[int]:
-    """Active participants whose profile is complete under the current questionnaire (in SQL)."""
+def complete_participants() -> Any:
+    """A query of the ids of active participants whose profile is complete under the current
+    questionnaire (None when the site has no questionnaire); callers add their own conditions."""
     questionnaire = active_questionnaire()
     if questionnaire is None:
-        return []
-    query = (Profile.select(Profile.user).join(User)
-             .where(Profile.completed_at.is_null(False) & (Profile.questionnaire_id == questionnaire.id)
-                    & (Profile.completed_version == questionnaire.version)
-                    & User.is_active & (User.role == "participant")))
-    return [user_id for (user_id,) in query.tuples()]
+        return None
+    return (Profile.select(Profile.user).join(User)
+            .where(Profile.completed_at.is_null(False) & (Profile.questionnaire_id == questionnaire.id)
+                   & (Profile.completed_version == questionnaire.version)
+                   & User.is_active & (User.role == "participant")))
+
+
+def complete_participant_ids() -> list[int]:
+    """Active participants whose profile is complete under the current questionnaire (in SQL)."""
+    query = complete_participants()
+    return [] if query is None else [user_id for (user_id,) in query.tuples()]
 
 
 def matching_profiles(user_ids: Iterable[int]) -> dict[int, MatchingProfile]:

@@ -1,0 +1,1 @@
+"""Matching machinery shared by strategies: feature arrays kept per process, and cohort pairing."""
