@@ -11,7 +11,7 @@ from huey import MemoryHuey, RedisHuey, SqliteHuey
 from huey.api import Huey
 from huey.consumer import Consumer
 
-from core.db import database
+from core.db import connection
 
 log = logging.getLogger(__name__)
 
@@ -30,7 +30,7 @@ class JobQueue:
         def register(function: Callable[..., Any]) -> Any:
             @functools.wraps(function)
             def run_in_app(*args: Any, **kwargs: Any) -> Any:
-                with self.app.app_context(), database.connection_context():
+                with self.app.app_context(), connection():
                     return function(*args, **kwargs)
 
             wrapped = self.huey.task(retries=retries, retry_delay=retry_delay, name=name)(run_in_app)
@@ -45,7 +45,7 @@ class JobQueue:
         def register(function: Callable[[], Any]) -> Any:
             @functools.wraps(function)
             def run_in_app() -> Any:
-                with self.app.app_context(), database.connection_context():
+                with self.app.app_context(), connection():
                     return function()
 
             wrapped = self.huey.periodic_task(schedule, name=name)(run_in_app)
