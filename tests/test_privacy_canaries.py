@@ -92,7 +92,7 @@ def test_nothing_b_receives_about_an_invitation_from_a_holds_a_private_answer(ap
 
     from tests.conftest import csrf_token_from
 
-    a, b = two_participants
+    _, b = two_participants
     a_client: FlaskClient = app.test_client()
     login(A_EMAIL, test_client=a_client)
     token = csrf_token_from(a_client.get("/suggestions").get_data(as_text=True))

@@ -162,7 +162,7 @@ def invitation(invitation_id: int) -> str:
     item = _invitation_or_404(invitation_id)
     received = item.invitee_id == current_user.id
     other_id = item.inviter_id if received else item.invitee_id
-    return render_template("matching/invitation.html", invitation=item, received=received,
+    return render_template("matching/invitation.html", invitation=item, received=received, other_id=other_id,
                            other=profile_for(other_id, "partners"), status=service.status_of(item))
 
 

@@ -182,3 +182,31 @@ def test_profile_preview_screenshot(live_server, desktop):
     open_page(desktop, live_server.url + "/profile/preview")
     assert desktop.locator("#partner-view-name").inner_text() == "Maria G."
     assert_sane_png(save_screenshot(desktop, "profile-preview"), DESKTOP["width"])
+
+
+MATCHING_SITE = {"site": {"name": "Common Ground", "organisation": ORGANISATIONS["default"]},
+                 "plugins": {"questionnaire_yaml": None, "matching_bridge": None}}
+NEIGHBOURS = [("james@example.org", "James", "R", "7", ["sports", "cooking", "faith"], "Ohio", "Springfield",
+               "Retired machinist and deacon; I smoke a mean brisket.", "man"),
+              ("aisha@example.org", "Aisha", "B", "6", ["gardening", "volunteering", "family"], "Kentucky",
+               "Lexington", "Nurse on night shifts, mother of three, and I grow far too many tomatoes.", "woman"),
+              ("walter@example.org", "Walter", "K", "5", ["outdoors", "crafts", "music"], "Indiana", "Muncie",
+               "I restore old radios and hike every weekend I can.", "man")]
+
+
+@pytest.mark.parametrize("oss_connect_settings", [MATCHING_SITE])
+def test_suggestions_page_screenshot(live_server, desktop):
+    from tests.profiles import complete_profile
+
+    maria = create_account("maria@example.org")
+    complete_profile(live_server.app, maria, lean="2")
+    for address, first, initial, lean, interests, region, city, bio, gender in NEIGHBOURS:
+        person = create_account(address)
+        complete_profile(live_server.app, person, first_name=first, last_initial=initial, lean=lean, gender=gender,
+                         interests=interests, bio=bio, location={"country": "US", "region": region, "city": city},
+                         issue_guns="1", issue_immigration="2", issue_climate="2", issue_abortion="1",
+                         issue_economy="5")
+    sign_in(desktop, live_server.url, "maria@example.org")
+    open_page(desktop, live_server.url + "/suggestions")
+    assert desktop.locator(".profile-card").count() == 3
+    assert_sane_png(save_screenshot(desktop, "suggestions"), DESKTOP["width"])
