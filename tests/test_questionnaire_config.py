@@ -82,8 +82,8 @@ def test_an_unknown_question_type_lists_the_allowed_types(tmp_path):
 def test_a_matching_role_on_the_wrong_type_says_which_type_it_needs(tmp_path):
     found = problems(tmp_path, GOOD_QUESTIONS.replace("type: scale", "type: short_text").replace(
         "        scale: {min: 1, max: 7, min_label: Left, max_label: Right}\n", ""))
-    assert found == [f"{tmp_path / 'questions.yaml'}:10: sections[0].questions[1]: question 'lean': role "
-                     "political_lean needs a scale question, not short_text; see docs/questionnaire.md"]
+    assert found == [f"{tmp_path / 'questions.yaml'}:13: sections[0].questions[1].role: role political_lean "
+                     "needs a scale question, not short_text; change the type, or choose another role (or none)"]
 
 
 def test_every_problem_is_reported_at_once(tmp_path):

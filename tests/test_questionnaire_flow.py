@@ -278,3 +278,13 @@ def test_questionnaire_submitted_fires_once_the_profile_is_complete(app, partici
     user_id, version, answers = RECORDER.calls[0]
     assert (user_id, version) == (participant.id, 1)
     assert answers["bio"].value == DEFAULT_ANSWERS["bio"] and answers["lean"].visibility == "partners"
+
+
+def test_the_time_zone_answer_becomes_the_accounts_time_zone(client, participant, app):
+    from core.models import User
+
+    consent(client)
+    response = post_step(client, app, "availability", DEFAULT_ANSWERS)
+    assert response.status_code == 302
+    with database.connection_context():
+        assert User.get_by_id(participant.id).time_zone == "America/New_York"

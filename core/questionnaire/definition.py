@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from core.config.documents import load_yaml_document
 from core.config.errors import ConfigError, ConfigIssue
@@ -96,6 +96,16 @@ class Question(Section):
     common: list[str] = Field(default_factory=lambda: list(COMMON_LANGUAGES),
                               description="languages questions: the codes offered as checkboxes.")
 
+    @field_validator("role")
+    @classmethod
+    def _role_fits_type(cls, role: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("type")
+        if role is not None and kind is not None and kind not in ROLE_TYPES[role]:
+            allowed = " or ".join(sorted(ROLE_TYPES[role]))
+            raise ValueError(f"role {role} needs a {allowed} question, not {kind}; change the type, or choose "
+                             f"another role (or none)")
+        return role
+
     @model_validator(mode="after")
     def _shape_fits_type(self) -> Question:
         if self.type in ("single_choice", "multiple_choice"):
@@ -112,9 +122,6 @@ class Question(Section):
             raise ValueError(f"question '{self.id}': only scale questions have a scale")
         if self.type in ("short_text", "long_text") and self.max_length is None:
             self.max_length = 60 if self.type == "short_text" else 600
-        if self.role is not None and self.type not in ROLE_TYPES[self.role]:
-            allowed = " or ".join(sorted(ROLE_TYPES[self.role]))
-            raise ValueError(f"question '{self.id}': role {self.role} needs a {allowed} question, not {self.type}")
         if self.max_choices is not None and self.max_choices < max(self.min_choices, 1):
             raise ValueError(f"question '{self.id}': max_choices is below min_choices")
         return self

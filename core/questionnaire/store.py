@@ -164,11 +164,21 @@ def save_answers(user: User, questionnaire: Questionnaire, values: Mapping[str, 
                           update={Answer.value: EXCLUDED.value, Answer.visibility: EXCLUDED.visibility,
                                   Answer.answered_at: EXCLUDED.answered_at})
              .execute())
+        _adopt_time_zone(user, questionnaire, values)
         profile = refresh_profile(user, questionnaire, source=source)
     if profile.completed_at is not None:
         current_app.extensions["oss_connect"].hook.questionnaire_submitted(
             participant=user, questionnaire=questionnaire, answers=current_answers(user.id, questionnaire.id))
     return profile
+
+
+def _adopt_time_zone(user: User, questionnaire: Questionnaire, values: Mapping[str, StoredAnswer]) -> None:
+    """The time zone a participant gives in the questionnaire becomes their account's (times show in it)."""
+    for question in questionnaire.questions():
+        answer = values.get(question.id)
+        if question.type == "time_zone" and answer is not None and answer.value and user.time_zone != answer.value:
+            User.update(time_zone=answer.value).where(User.id == user.id).execute()
+            user.time_zone = answer.value
 
 
 def refresh_profile(user: User, questionnaire: Questionnaire, *, source: str | None = None) -> Profile:

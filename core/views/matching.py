@@ -110,7 +110,7 @@ def invite(user_id: int) -> Any:
     except service.InvitationError as error:
         flash(str(error), "error")
         return redirect(url_for("matching.suggestions"))
-    flash(f"Invitation sent to {profile_for(other.id, 'partners').name}. We'll tell you when they answer.", "success")
+    flash(f"Invitation sent to {profile_for(other.id, 'partners').name}: we'll tell you when they answer.", "success")
     return redirect(url_for("matching.invitation", invitation_id=invitation.id))
 
 
