@@ -138,14 +138,19 @@ def request_password_reset(email: str) -> None:
 
 def reset_password(raw: str, password: str) -> User | None:
     """Spend a reset token, set the password and sign the account out everywhere."""
+    return set_password_with_token(raw, password, RESET)
+
+
+def set_password_with_token(raw: str, password: str, purpose: str) -> User | None:
+    """Spend a reset or invitation token, set the password, sign the account out everywhere; the link
+    proved the address, so it counts as verified."""
     with database.atomic():
-        user = consume_token(raw, RESET)
+        user = consume_token(raw, purpose)
         if user is None:
             return None
         user.password_hash = hash_password(password)
         user.session_version += 1
-        if user.email_verified_at is None:
-            user.email_verified_at = utcnow()  # the link proved the address
+        user.email_verified_at = user.email_verified_at or utcnow()
         user.save()
     return user
 
@@ -174,19 +179,6 @@ def send_invitation(user: User, note: str = "") -> None:
     raw = issue_token(user, INVITE, dt.timedelta(days=INVITE_DAYS))
     queue_email(user.email, "You are invited to take part", "invite",
                 invite_url=external_url("auth.welcome", token=raw), days=INVITE_DAYS, note=note)
-
-
-def accept_invitation(raw: str, password: str) -> User | None:
-    """Spend an invitation: set the password; the link proved the address."""
-    with database.atomic():
-        user = consume_token(raw, INVITE)
-        if user is None:
-            return None
-        user.password_hash = hash_password(password)
-        user.session_version += 1
-        user.email_verified_at = user.email_verified_at or utcnow()
-        user.save()
-    return user
 
 
 def create_admin(email: str, password: str) -> tuple[User, bool]:

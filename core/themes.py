@@ -8,13 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import pydantic
 from pydantic import Field
 
+from core.config.documents import load_yaml_document
 from core.config.errors import ConfigError, ConfigIssue
-from core.config.loader import issue_from_validation_error
 from core.config.schema import BrandTokens, Section
-from core.config.yaml_source import read_yaml_file
 
 BUNDLED_THEMES = Path(__file__).resolve().parent.parent / "themes"
 CORE_TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -125,14 +123,7 @@ def load_theme(name: str, folders: list[Path], wanted_by: Theme | None = None) -
         raise ConfigError([ConfigIssue("theme", None, "theme.name", f"there is no theme called '{name}'",
                                        expected=expected, got=repr(name),
                                        fix="check theme.name, or add themes/NAME/theme.yaml")])
-    located, issues = read_yaml_file(manifest_path)
-    if located is None:
-        raise ConfigError(issues)
-    try:
-        manifest = ThemeManifest.model_validate(located.data)
-    except pydantic.ValidationError as error:
-        raise ConfigError([issue_from_validation_error(item, located, (), ThemeManifest)
-                           for item in error.errors()]) from None
+    manifest, located = load_yaml_document(manifest_path, ThemeManifest, reference="docs/themes.md")
     if manifest.name != name:
         raise ConfigError([ConfigIssue(str(manifest_path), located.line_for(("name",)), "name",
                                        "the theme's name differs from its folder", expected=repr(name),

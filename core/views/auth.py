@@ -106,34 +106,32 @@ def reset_request() -> str | Response:
 @blueprint.route("/reset/<token>", methods=["GET", "POST"])
 def reset(token: str) -> str | Response:
     """Choose a new password with a reset link."""
-    if accounts.peek_token(token, accounts.RESET) is None:
-        return render_template("auth/link_invalid.html", kind="password reset"), 400
-    form = NewPasswordForm()
-    if form.validate_on_submit():
-        user = accounts.reset_password(token, form.password.data)
-        if user is None:
-            return render_template("auth/link_invalid.html", kind="password reset"), 400
-        accounts.start_session(user)
-        flash("Your password is changed, and other devices are signed out.", "success")
-        return redirect(url_for("auth.account"))
-    return render_template("auth/reset.html", form=form), 400 if form.errors else 200
+    return _choose_password(token, accounts.RESET, "password reset", "auth.account",
+                            "Your password is changed, and other devices are signed out.")
 
 
 @blueprint.route("/welcome/<token>", methods=["GET", "POST"])
 def welcome(token: str) -> str | Response:
     """An invited participant (e.g. imported by an admin) chooses a password, then confirms consent."""
-    if accounts.peek_token(token, accounts.INVITE) is None:
-        return render_template("auth/link_invalid.html", kind="invitation"), 400
+    return _choose_password(token, accounts.INVITE, "invitation", "questionnaire.overview",
+                            "Welcome! Your password is set.", heading="Welcome: choose a password",
+                            button="Set my password")
+
+
+def _choose_password(token: str, purpose: str, kind: str, next_endpoint: str, done: str,
+                     **page: str) -> str | Response:
+    """A single-use link's password form: checked on GET, spent on a valid POST, then signed in."""
+    if accounts.peek_token(token, purpose) is None:
+        return render_template("auth/link_invalid.html", kind=kind), 400
     form = NewPasswordForm()
     if form.validate_on_submit():
-        user = accounts.accept_invitation(token, form.password.data)
+        user = accounts.set_password_with_token(token, form.password.data, purpose)
         if user is None:
-            return render_template("auth/link_invalid.html", kind="invitation"), 400
+            return render_template("auth/link_invalid.html", kind=kind), 400
         accounts.start_session(user)
-        flash("Welcome! Your password is set.", "success")
-        return redirect(url_for("questionnaire.overview"))
-    return render_template("auth/reset.html", form=form, heading="Welcome: choose a password",
-                           button="Set my password"), 400 if form.errors else 200
+        flash(done, "success")
+        return redirect(url_for(next_endpoint))
+    return render_template("auth/reset.html", form=form, **page), 400 if form.errors else 200
 
 
 @blueprint.route("/magic", methods=["GET", "POST"])
