@@ -69,7 +69,7 @@ class ContrastStrategy(IndexedStrategy):
                   if issue in both and abs(a.issues[issue] - b.issues[issue]) >= 0.5]
         if not differ:
             return "A suggested partner for a conversation."
-        named = [f"“{labels.questions.get(issue, issue.replace('_', ' '))}”" for issue in differ[:2]]
+        named = [f"“{labels.questions.get(issue, issue.replace('_', ' ')).rstrip('.?!')}”" for issue in differ[:2]]
         return f"You answered differently on {join_words(named)}."
 
 

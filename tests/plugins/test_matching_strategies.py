@@ -372,7 +372,7 @@ def test_contrast_names_issues_only_when_both_share_their_answers(app, make_user
 
     (found,) = suggest(app, "contrast", profiles[maria.id], [dale.id])
 
-    assert found.reason == "You answered differently on “Gun laws should be stricter.”."
+    assert found.reason == "You answered differently on “Gun laws should be stricter”."
     assert "climate" not in found.reason
 
 
