@@ -1,0 +1,118 @@
+"""Every POST route of a fully configured site, sent garbage of every kind by a participant and by an
+admin, answers with a message (4xx) or a normal page, never a server error or a traceback."""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+import pytest
+from werkzeug.datastructures import MultiDict
+
+from core.db import database
+from tests.conftest import csrf_token_from
+from tests.profiles import complete_profile
+
+HIGH = "1000 per minute"
+SETTINGS = {
+    "accounts": {"rate_limits": {name: HIGH for name in ("login", "signup", "reset", "newsletter")}},
+    "matching": {"invitation_rate_limit": HIGH},
+    "plugins": {"questionnaire_yaml": None, "matching_bridge": None,
+                "questionnaire_import": {"columns": {"Email": "email", "First name": "first_name"},
+                                         "webhook_secret": "a-webhook-secret-long-enough"}},
+}
+NASTY_TEXT = ["", " ", "\x00", "<script>alert(1)</script>", "9" * 5000, "ünïcødé ✓", "-1", "1e309", "[]", "{}",
+              "../../etc/passwd", "' OR 1=1 --"]
+FIELD_NAMES = ["action", "agree", "confirm", "reason", "details", "note", "code", "name", "a", "b", "email",
+               "password", "also_block", "q-lean", "v-lean", "q-location-country", "q-languages", "q-availability",
+               "q-first_name", "q-bio", "v-bio", "time_zone", "file"]
+
+
+@pytest.fixture
+def oss_connect_settings() -> dict[str, Any]:
+    return SETTINGS
+
+
+@pytest.fixture
+def world(app, make_user) -> dict[str, Any]:
+    """Two participants with profiles, an admin, and one of everything an id can point at."""
+    from core import safety
+    from core.matching import cohorts
+    from core.models import Invitation
+
+    ann, bob = make_user("ann@example.org"), make_user("bob@example.org")
+    complete_profile(app, ann, lean="1", first_name="Ann")
+    complete_profile(app, bob, lean="7", first_name="Bob", issue_guns="1", issue_immigration="1",
+                     issue_climate="1", issue_abortion="1", issue_economy="5")
+    make_user("root@example.org", role="admin")
+    with app.test_request_context(), database.connection_context():
+        from core.matching.invitations import send_invitation
+
+        invitation = send_invitation(ann, bob)
+        report = safety.report(ann, bob, "harassment", "rude")
+        cohort = cohorts.create_cohort("Town hall", "town-hall")
+        assert Invitation.select().count() == 1
+    return {"user_id": bob.id, "invitation_id": invitation.id, "report_id": report.id, "cohort_id": cohort.id,
+            "section_id": "about", "token": "not-a-real-token", "message_id": "nope"}
+
+
+def post_routes(app: Any, ids: dict[str, Any]) -> list[str]:
+    """Every POST route with its arguments filled in from `ids`."""
+    urls = []
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        values = {name: ids.get(name, 1) for name in rule.arguments}
+        with app.test_request_context():
+            from flask import url_for
+
+            urls.append(url_for(rule.endpoint, **values))
+    return sorted(set(urls))
+
+
+def payloads(token: str) -> list[tuple[str, dict[str, Any]]]:
+    """(description, keyword arguments for client.post) of many kinds of bad input."""
+    kinds: list[tuple[str, dict[str, Any]]] = [
+        ("no fields, no token", {"data": {}}),
+        ("only the token", {"data": {"csrf_token": token}}),
+        ("json body", {"json": {"csrf_token": token, "a": [1, {"b": None}]}, "headers": {"X-CSRFToken": token}}),
+        ("a file for every field", {"data": {"csrf_token": token, **{name: (io.BytesIO(b"\x00\xff" * 64), "x.bin")
+                                                                     for name in FIELD_NAMES}},
+                                    "content_type": "multipart/form-data"}),
+        ("repeated fields", {"data": MultiDict([("csrf_token", token)] + [(name, value) for name in FIELD_NAMES
+                                                                           for value in ("1", "2")])}),
+    ]
+    for text in NASTY_TEXT:
+        kinds.append((f"every field = {text[:12]!r}", {"data": {"csrf_token": token,
+                                                                **{name: text for name in FIELD_NAMES}}}))
+    return kinds
+
+
+def signed_in(app: Any, email: str) -> Any:
+    client = app.test_client()
+    page = client.get("/login")
+    answer = client.post("/login", data={"email": email, "password": "correct horse battery",
+                                         "csrf_token": csrf_token_from(page.get_data(as_text=True))})
+    assert answer.status_code == 302
+    return client
+
+
+@pytest.mark.parametrize("who", ["ann@example.org", "root@example.org"])
+def test_no_post_route_answers_a_server_error_to_bad_input(app, world, who):
+    client = signed_in(app, who)
+    token = csrf_token_from(client.get("/profile/").get_data(as_text=True) if who.startswith("ann")
+                            else client.get("/admin/").get_data(as_text=True))
+    routes = post_routes(app, world)
+    assert {"/profile/step/about", f"/suggestions/{world['user_id']}/invite", "/import/webhook",
+            f"/admin/moderation/{world['report_id']}"} <= set(routes)
+    failures = []
+    for route in routes:
+        if route == "/logout":
+            continue
+        for description, arguments in payloads(token):
+            response = client.post(route, **arguments)
+            body = response.get_data(as_text=True)
+            if response.status_code >= 500 or re.search(r"Traceback|File \"/", body):
+                failures.append(f"{route} <- {description}: {response.status_code}")
+    assert not failures, "\n".join(failures)
