@@ -116,3 +116,16 @@ def test_no_post_route_answers_a_server_error_to_bad_input(app, world, who):
             if response.status_code >= 500 or re.search(r"Traceback|File \"/", body):
                 failures.append(f"{route} <- {description}: {response.status_code}")
     assert not failures, "\n".join(failures)
+
+
+def test_a_nul_character_in_a_form_is_refused_with_a_message_and_nothing_is_stored(app, world):
+    from core.models import Cohort
+
+    client = signed_in(app, "root@example.org")
+    token = csrf_token_from(client.get("/admin/cohorts").get_data(as_text=True))
+    response = client.post("/admin/cohorts", data={"csrf_token": token, "name": "Night\x00owls", "code": "night"})
+    assert response.status_code == 400
+    assert "Remove the invisible NUL character" in response.get_data(as_text=True)
+    assert 'value="night"' in response.get_data(as_text=True)  # what was typed is kept
+    with database.connection_context():
+        assert Cohort.select().where(Cohort.code == "night").count() == 0

@@ -57,7 +57,10 @@ def check_code(code: str) -> str:
 
 def by_code(code: str) -> Cohort | None:
     """The cohort with this code (any case), or None."""
-    return Cohort.get_or_none(Cohort.code == normalise_code(code))
+    normalised = normalise_code(code)
+    if not CODE_PATTERN.match(normalised):
+        return None  # no such code can exist; the database is not asked
+    return Cohort.get_or_none(Cohort.code == normalised)
 
 
 def create_cohort(name: str, code: str, admin: Any = None) -> Cohort:

@@ -59,10 +59,24 @@ def availability_slots() -> list[str]:
 
 def parse_answer(question: Question, form: Mapping[str, Any], locale: str = "en") -> Parsed:
     """Read and check one question's fields; required questions may not be left empty."""
+    if _has_nul(question, form):
+        return Parsed(error="Remove the invisible NUL character (it often comes from pasting from another program).")
     parsed = _PARSERS[question.type](question, form, locale)
     if parsed.error is None and parsed.value is EMPTY and question.required:
         return Parsed(error="Please answer this question.")
     return parsed
+
+
+def _has_nul(question: Question, form: Mapping[str, Any]) -> bool:
+    """True when any of the question's fields carries a NUL character (no database stores one)."""
+    prefix = field_name(question)
+    getter = getattr(form, "getlist", None)
+    for name in list(form.keys()):
+        if name == prefix or name.startswith(prefix + "-"):
+            values = getter(name) if getter else [form.get(name)]
+            if any(isinstance(value, str) and "\x00" in value for value in values):
+                return True
+    return False
 
 
 def _text(form: Mapping[str, Any], name: str) -> str:
@@ -123,8 +137,6 @@ def _free_text(question: Question, form: Mapping[str, Any], locale: str) -> Pars
     text = raw.replace("\r\n", "\n").strip() if isinstance(raw, str) else ""
     if not text:
         return Parsed()
-    if "\x00" in text:
-        return Parsed(error="The text contains characters that cannot be stored.")
     if question.type == "short_text" and "\n" in text:
         return Parsed(error="Keep it to one line.")
     if len(text) > question.max_length:

@@ -15,12 +15,26 @@ _EMAIL = [InputRequired("Enter your email address."),
           Length(max=254, message="An email address has at most 254 characters.")]
 
 
+NUL_MESSAGE = "Remove the invisible NUL character (it often comes from pasting from another program)."
+
+
 class TextForm(FlaskForm):
     """A form that reads its fields from the url-encoded or multipart body only.
 
     A JSON body or an uploaded file in place of a text field is treated as a missing value, so
     wrong types get the field's message (400) instead of reaching validators that expect strings.
+    A NUL character, which no database stores in text (PostgreSQL refuses it), is refused at its
+    field before any other check runs.
     """
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        """Refuse NUL characters at their fields first, then run the usual validation."""
+        with_nul = [field for field in self if isinstance(field.data, str) and "\x00" in field.data]
+        if with_nul:
+            for field in with_nul:
+                field.errors = [NUL_MESSAGE]
+            return False
+        return super().validate(extra_validators)
 
     class Meta:
         def wrap_formdata(self, form: Any, formdata: Any) -> Any:
