@@ -184,7 +184,7 @@ def test_unknown_section_suggests_the_closest_one(tmp_path):
     """)
     assert_refused(outcome, tmp_path,
                    f"{config}:3: databse: unknown key (expected one of: accounts, database, jobs, mail, matching, "
-                   "plugins, program, realtime, site, theme, got 'databse'); did you mean 'database'?")
+                   "plugins, program, realtime, scheduling, site, theme, got 'databse'); did you mean 'database'?")
 
 
 def test_wrong_type_names_the_expected_type_and_an_example(tmp_path):

@@ -342,6 +342,47 @@ class MatchingSettings(Section):
     auto_match: bool = Field(True, description="Offer \"match me automatically\": invite the best available partner.")
 
 
+class Agreements(Section):
+    """The conversation agreements both participants accept before a time is booked."""
+
+    version: str = Field("1", min_length=1, max_length=40, description="Change it whenever the text changes.")
+    text: str = Field(
+        "We will listen to understand, not to win. We will talk about our lives and values, not debate "
+        "policies. Either of us may pass on any question. We will not share each other's contact details "
+        "or personal information outside this conversation.",
+        min_length=20, max_length=4000, description="Plain text; blank lines separate paragraphs.")
+
+
+class SchedulingSettings(Section):
+    """Finding a time, reminders and what happens when someone does not come."""
+
+    slot_minutes: int = Field(75, ge=30, le=240, description=(
+        "Length of a booked slot: the recorded conversation plus set-up and wrap-up."))
+    recorded_minutes: int = Field(50, ge=10, le=180, description="Length of the recorded conversation.")
+    horizon_days: int = Field(14, ge=1, le=90, description="How far ahead times are proposed.")
+    proposals: int = Field(8, ge=1, le=50, description="How many overlapping times are offered at once.")
+    reminders: list[int] = Field(default_factory=lambda: [1440, 15], description=(
+        "Minutes before the start when a reminder goes out (each exactly once)."))
+    no_show_minutes: int = Field(10, ge=1, le=60, description=(
+        "Minutes after the start when the one who came may mark the other as absent."))
+    no_show_lower_priority_after: int = Field(1, ge=1, le=20, description=(
+        "No-shows after which a participant is suggested after everyone else."))
+    no_show_suspend_after: int = Field(3, ge=1, le=20, description="No-shows after which an account is suspended.")
+    standby_minutes: int = Field(30, ge=5, le=240, description=(
+        "How long \"I'm available now\" lasts: standby partners for someone whose partner did not come."))
+    early_entry_minutes: int = Field(10, ge=0, le=60, description="How early the room opens before the start.")
+    agreements: Agreements = Field(default_factory=Agreements, description="The conversation agreements.")
+
+    @model_validator(mode="after")
+    def _recording_fits(self) -> SchedulingSettings:
+        if self.recorded_minutes > self.slot_minutes:
+            raise ValueError("recorded_minutes is longer than slot_minutes; make the slot at least as long "
+                             "as the recording")
+        if any(minutes < 1 or minutes > 20160 for minutes in self.reminders):
+            raise ValueError("every reminder must be between 1 and 20160 minutes (14 days) before the start")
+        return self
+
+
 class Settings(Section):
     """The whole instance configuration (core sections; plugins validate their own)."""
 
@@ -356,6 +397,8 @@ class Settings(Section):
     accounts: AccountSettings = Field(default_factory=AccountSettings, description="Accounts and sign-in.")
     matching: MatchingSettings = Field(default_factory=MatchingSettings,
                                        description="Suggestions, invitations and automatic matching.")
+    scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings,
+                                           description="Finding a time, reminders and no-shows.")
     plugins: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Enabled plugins in priority order, each with its settings.")
 
