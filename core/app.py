@@ -26,6 +26,8 @@ from core.platform import Platform
 from core.plugins_loader import StartupError, build_plugin_manager, call_each, collect_providers
 from core.providers import PROVIDER_KINDS
 from core.realtime import create_socketio
+from core.scheduling.live import PAIR_LIVE_SESSIONS_JOB, pair_due_sessions
+from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
 from core.themes import activate_theme, template_loader
 from core.views import register_core_blueprints
@@ -86,6 +88,8 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     register_core_blueprints(app, platform)
     jobs.task(SEND_EMAIL_JOB, retries=5, retry_delay=60)(send_email_job)
     jobs.periodic(EXPIRE_INVITATIONS_JOB, crontab(minute="*/10"))(expire_due)
+    jobs.periodic(PAIR_LIVE_SESSIONS_JOB, crontab(minute="*"))(pair_due_sessions)
+    register_reminder_jobs(jobs)
 
     for plugin_name, blueprints in call_each(plugin_manager, "register_blueprints", app=app):
         for blueprint in blueprints if isinstance(blueprints, list | tuple) else [blueprints]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 from pathlib import Path
 from typing import Any
@@ -13,27 +14,37 @@ from flask_mailman.backends.base import BaseEmailBackend
 SEND_EMAIL_JOB = "send_email"
 
 
-def queue_email(to: str, subject: str, template: str, **context: Any) -> str:
-    """Render `email/TEMPLATE.txt` and `email/TEMPLATE.html` now and send them from a job."""
+def queue_email(to: str, subject: str, template: str, *, attachments: list[tuple[str, bytes, str]] | None = None,
+                message_id: str | None = None, **context: Any) -> str:
+    """Render `email/TEMPLATE.txt` and `email/TEMPLATE.html` now and send them from a job.
+
+    `attachments`: (filename, bytes, mimetype) triples; `message_id`: a fixed Message-ID (for messages that must
+    go out once: a retry rewrites the same outbox file), else a fresh one.
+    """
     site = current_app.extensions["oss_connect"].config.settings.site
     context.setdefault("subject", subject)
     text = render_template(f"email/{template}.txt", **context)
     html = render_template(f"email/{template}.html", **context)
     domain = site.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
-    message_id = email.utils.make_msgid(domain=domain)
+    message_id = message_id or email.utils.make_msgid(domain=domain)
     message = {"to": to, "subject": f"{subject}", "text": text, "html": html, "message_id": message_id}
+    if attachments:
+        message["attachments"] = [{"filename": name, "content": base64.b64encode(content).decode("ascii"),
+                                   "mimetype": mimetype} for name, content, mimetype in attachments]
     current_app.extensions["oss_connect"].jobs.enqueue(SEND_EMAIL_JOB, message)
     return message_id
 
 
-def send_email_job(message: dict[str, str]) -> None:
-    """The job: build a multipart message and hand it to the configured backend."""
+def send_email_job(message: dict[str, Any]) -> None:
+    """The job: build a multipart message (with any attachments) and hand it to the configured backend."""
     mail = EmailMultiAlternatives(
         subject=message["subject"], body=message["text"], to=[message["to"]],
         from_email=current_app.config["MAIL_DEFAULT_SENDER"],
         headers={"Message-ID": message["message_id"]},
     )
     mail.attach_alternative(message["html"], "text/html")
+    for attachment in message.get("attachments") or ():
+        mail.attach(attachment["filename"], base64.b64decode(attachment["content"]), attachment["mimetype"])
     mail.send(fail_silently=False)
 
 

@@ -46,6 +46,11 @@ def create_socketio(app: Any, settings: Any) -> SocketIO:
             join_room(user_room(current_user.id))
         return True
 
+    @socketio.on("tech_ping")
+    def tech_ping(data: Any = None) -> dict[str, Any]:
+        """The tech check's round trip: acknowledge at once."""
+        return {"pong": True}
+
     return socketio
 
 

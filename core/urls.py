@@ -12,7 +12,6 @@ def external_url(endpoint: str, **values: Any) -> str:
     base = current_app.extensions["oss_connect"].settings.site.base_url
     if has_request_context():
         path = url_for(endpoint, **values)
-    else:
-        with current_app.test_request_context("/"):
-            path = url_for(endpoint, **values)
+    else:  # a job: build from the URL map directly (a request context would close the job's connection)
+        path = current_app.url_map.bind("localhost").build(endpoint, values)
     return base + path

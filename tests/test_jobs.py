@@ -100,7 +100,8 @@ def test_consumer_sends_the_queued_signup_email(app, client, outbox):
     with running_consumer(app):
         message = wait_until(lambda: outbox.to("queued@example.org"), "the verification email")[0]
     assert "Confirm your email address" in message.subject
-    assert app.extensions["oss_connect"].jobs.pending_count() == 0
+    waiting = [task.name for task in app.extensions["oss_connect"].jobs.huey.pending()]
+    assert "send_email" not in waiting  # periodic jobs the consumer scheduled may still wait; the email may not
 
 
 def test_failing_job_is_retried(app, oss_connect_plugins):

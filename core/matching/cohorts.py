@@ -164,7 +164,7 @@ def _met_before(user_ids: list[int]) -> set[frozenset[int]]:
     return {frozenset(row) for row in query.tuples()}
 
 
-def _forbidden(user_ids: list[int]) -> set[frozenset[int]]:
+def forbidden_pairs(user_ids: list[int]) -> set[frozenset[int]]:
     """Pairs among `user_ids` never proposed: blocked, matched before, hidden ("not for me") or already invited."""
     if not user_ids:
         return set()
@@ -184,9 +184,18 @@ def propose_pairs(cohort: Cohort, progress: Callable[[int], None] | None = None)
     pairs ruled out (`core.matching.pairing`: exact for two sides, else greedy plus local improvement).
     `progress(n)` is told how many members were scored so far.
     """
+    kept = pair_ids(_available_ids(cohort), progress=progress)
+    with database.atomic():
+        CohortPair.delete().where((CohortPair.cohort == cohort) & (CohortPair.status == "proposed")).execute()
+        created = [CohortPair.create(cohort=cohort, a=min(a, b), b=max(a, b), score=score) for a, b, score in kept]
+    return created
+
+
+def pair_ids(available: list[int], extra_forbidden: set[frozenset[int]] | None = None,
+             progress: Callable[[int], None] | None = None) -> list[tuple[int, int, float]]:
+    """Pairs (a, b, score) of `available` by the configured strategy under the cohort rules (see propose_pairs)."""
     chosen = _instance(strategy())
-    available = _available_ids(cohort)
-    forbidden = _forbidden(available)
+    forbidden = forbidden_pairs(available) | (extra_forbidden or set())
     pairings = chosen.pair(available) if len(available) >= 2 else []
     kept: list[tuple[int, int, float]] = []
     used: set[int] = set()
@@ -206,10 +215,7 @@ def propose_pairs(cohort: Cohort, progress: Callable[[int], None] | None = None)
     else:
         kept += _pair_by_scores(chosen, [user_id for user_id in available if user_id not in used], forbidden,
                                 progress)
-    with database.atomic():
-        CohortPair.delete().where((CohortPair.cohort == cohort) & (CohortPair.status == "proposed")).execute()
-        created = [CohortPair.create(cohort=cohort, a=min(a, b), b=max(a, b), score=score) for a, b, score in kept]
-    return created
+    return kept
 
 
 def _pair_by_scores(chosen: Any, ids: list[int], forbidden: set[frozenset[int]],
@@ -275,7 +281,7 @@ def pair_by_hand(cohort: Cohort, a_id: int, b_id: int) -> CohortPair:
             raise CohortError("Both people must be unpaired members of this cohort without an active match.")
     if is_blocked_either_way(a_id, b_id):
         raise CohortError("These two cannot be paired: one of them blocked the other.")
-    if frozenset((a_id, b_id)) in _forbidden([a_id, b_id]):
+    if frozenset((a_id, b_id)) in forbidden_pairs([a_id, b_id]):
         raise CohortError("These two cannot be paired: they were matched before, one hid the other, "
                           "or an invitation between them is open.")
     chosen = _instance(strategy())
@@ -298,7 +304,7 @@ def leftovers(cohort: Cohort) -> list[Leftover]:
     inactive = {user_id for (user_id,) in User.select(User.id).where(User.id.in_(unpaired) & ~User.is_active).tuples()}
     busy = _busy_ids(unpaired)
     free = [user_id for user_id in unpaired if user_id not in inactive and user_id not in busy]
-    forbidden = _forbidden(free)
+    forbidden = forbidden_pairs(free)
     result = []
     for user_id in unpaired:
         if user_id in inactive:

@@ -20,6 +20,7 @@ from core.models.matching import Invitation, Match
 from core.questionnaire.profiles import profile_for
 from core.realtime import notify_user
 from core.safety import is_blocked_either_way
+from core.scheduling.conversations import conversation_for_match
 from core.urls import external_url
 
 EXPIRE_INVITATIONS_JOB = "expire_invitations"
@@ -114,6 +115,7 @@ def accept(invitation: Invitation, user: Any) -> Match:
             raise InvitationError(f"This invitation is already {status_of(Invitation.get_by_id(invitation.id))}.")
         low, high = sorted((invitation.inviter_id, invitation.invitee_id))
         match = Match.create(a=low, b=high, invitation=invitation.id, cohort=invitation.cohort_id)
+        conversation_for_match(match)
     _tell_both(match, invitation)
     _platform().hook.match_made(match=match)
     return match
@@ -122,7 +124,7 @@ def accept(invitation: Invitation, user: Any) -> Match:
 def _tell_both(match: Match, invitation: Invitation) -> None:
     """Email and notify both participants that they are matched, each with the other's shared profile."""
 
-    url = external_url("matching.invitation", invitation_id=invitation.id)
+    url = external_url("scheduling.conversation", conversation_id=conversation_for_match(match).id)
     for me, other in ((invitation.inviter_id, invitation.invitee_id), (invitation.invitee_id, invitation.inviter_id)):
         partner = profile_for(other, "partners")
         queue_email(User.get_by_id(me).email, f"You and {partner.name} are matched", "match_made",

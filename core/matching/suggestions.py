@@ -45,11 +45,17 @@ def ranked_suggestions(user: Any, limit: int) -> list[Suggestion]:
     participant = matching_profiles([user.id]).get(user.id)
     if participant is None:
         return []
-    allowed = set(pool)
+    from core.scheduling.no_shows import low_priority_ids
+
+    low = low_priority_ids(pool)  # repeat no-shows: suggested only after everyone else
     chosen: list[Suggestion] = []
-    for suggestion in strategy.suggest(participant, pool, limit):
-        if suggestion.user_id in allowed and suggestion.user_id not in {item.user_id for item in chosen}:
-            chosen.append(suggestion)  # a strategy never widens the pool core handed it
+    for part in ([user_id for user_id in pool if user_id not in low], [user_id for user_id in pool if user_id in low]):
+        allowed = set(part)
+        if not part or len(chosen) >= limit:
+            continue
+        for suggestion in strategy.suggest(participant, part, limit - len(chosen)):
+            if suggestion.user_id in allowed and suggestion.user_id not in {item.user_id for item in chosen}:
+                chosen.append(suggestion)  # a strategy never widens the pool core handed it
     return chosen[:limit]
 
 

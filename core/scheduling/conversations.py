@@ -49,3 +49,38 @@ def is_participant(conversation: Conversation, user_id: int) -> bool:
 def partner_id(conversation: Conversation, user_id: int) -> int:
     """The other participant's id."""
     return conversation.b_id if conversation.a_id == user_id else conversation.a_id
+
+
+OPEN_STATES = ("proposing", "scheduled", "in_progress")
+BUSY_STATES = ("scheduled", "in_progress")
+
+
+def may_view(conversation: Conversation, user: Any) -> bool:
+    """Participants, the assigned facilitator and admins may see a conversation."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return (is_participant(conversation, user.id) or conversation.facilitator_id == user.id
+            or user.has_role("admin"))
+
+
+def conversations_of(user_id: int) -> list[Conversation]:
+    """Every conversation of a participant, newest first."""
+    return list(Conversation.select().where((Conversation.a == user_id) | (Conversation.b == user_id))
+                .order_by(Conversation.starts_at.desc(nulls="LAST"), Conversation.id.desc()))
+
+
+def ends_at(conversation: Conversation) -> dt.datetime | None:
+    """When the booked slot ends."""
+    if conversation.starts_at is None:
+        return None
+    return conversation.starts_at + dt.timedelta(minutes=conversation.duration_minutes)
+
+
+def busy_intervals(user_ids: list[int], *, exclude: int | None = None) -> list[tuple[dt.datetime, dt.datetime]]:
+    """Booked slots (UTC) of any of `user_ids`, except conversation `exclude`."""
+    query = Conversation.select().where(
+        (Conversation.a.in_(user_ids) | Conversation.b.in_(user_ids)) & Conversation.status.in_(BUSY_STATES)
+        & Conversation.starts_at.is_null(False))
+    if exclude is not None:
+        query = query.where(Conversation.id != exclude)
+    return [(row.starts_at, ends_at(row)) for row in query]

@@ -9,10 +9,18 @@ from flask import Flask
 
 def register_core_blueprints(app: Flask, platform: Any) -> None:
     """Register core's blueprints and apply the configured rate limits to their endpoints."""
-    from core.views import admin, assets, auth, cohorts, matching, public, questionnaire, safety
+    from core.views import admin, assets, auth, cohorts, matching, public, questionnaire, safety, scheduling
+    from core.views import live as live_views
     from core.views.limits import apply_rate_limits
 
-    for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching):
+    for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views):
         app.register_blueprint(module.blueprint)
+    from core.views import calendar
+
+    app.register_blueprint(calendar.blueprint)
+    from core.views import no_shows, tech_check
+
+    app.register_blueprint(no_shows.blueprint)
+    app.register_blueprint(tech_check.blueprint)
     limiter = apply_rate_limits(app, platform.settings.accounts.rate_limits)
     matching.apply_invitation_limit(app, limiter, platform.settings.matching)

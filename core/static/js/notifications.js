@@ -32,6 +32,10 @@
   socket.on("invitation", function (data) {
     show(nameOf(data && data.inviter) + " would like to talk with you.", "See the invitation", data && data.url);
   });
+  socket.on("standby_match", function (data) {
+    var partner = (data && typeof data.partner === "string" && data.partner) || "A participant";
+    show(partner + " is ready to talk with you now.", "Join the conversation", data && data.url);
+  });
   socket.on("match", function (data) {
     show("You and " + nameOf(data && data.partner) + " are matched.", "See the details", data && data.url);
   });
