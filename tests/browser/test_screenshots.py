@@ -210,3 +210,29 @@ def test_suggestions_page_screenshot(live_server, desktop):
     open_page(desktop, live_server.url + "/suggestions")
     assert desktop.locator(".profile-card").count() == 3
     assert_sane_png(save_screenshot(desktop, "suggestions"), DESKTOP["width"])
+
+
+@pytest.mark.parametrize("oss_connect_settings", [MATCHING_SITE])
+def test_conversation_page_screenshot(live_server, desktop):
+    from core.db import database
+    from core.models import Match
+    from core.scheduling.conversations import conversation_for_match
+    from tests.profiles import complete_profile
+
+    every_evening = [f"{day}-evening" for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")]
+    maria, james = create_account("maria@example.org"), create_account("james@example.org")
+    complete_profile(live_server.app, maria, lean="2", availability=every_evening)
+    complete_profile(live_server.app, james, first_name="James", last_initial="R", lean="7", gender="man",
+                     time_zone="America/Chicago", availability=every_evening,
+                     bio="Retired machinist and deacon; I smoke a mean brisket.")
+    with live_server.app.test_request_context(), database.connection_context():
+        conversation = conversation_for_match(Match.create(a=maria.id, b=james.id))
+    sign_in(desktop, live_server.url, "maria@example.org")
+    open_page(desktop, f"{live_server.url}/conversations/{conversation.id}")
+    with desktop.expect_navigation():
+        desktop.get_by_role("button", name="I accept the agreements").click()
+    desktop.get_by_label("Message to James R.").fill("Hi James! Would an evening next week suit you?")
+    with desktop.expect_navigation():
+        desktop.get_by_role("button", name="Send").click()
+    assert desktop.get_by_text("Would an evening next week suit you?").is_visible()
+    assert_sane_png(save_screenshot(desktop, "conversation"), DESKTOP["width"])
