@@ -288,3 +288,17 @@ def test_the_time_zone_answer_becomes_the_accounts_time_zone(client, participant
     assert response.status_code == 302
     with database.connection_context():
         assert User.get_by_id(participant.id).time_zone == "America/New_York"
+
+
+def test_answers_of_more_participants_than_one_statement_can_name_are_read_in_batches(app, make_user):
+    """PostgreSQL refuses a statement with more than 65,535 parameters; a pool of 100,000 must still load."""
+    from core.questionnaire.store import answers_for_users
+    from tests.profiles import complete_profile
+
+    user = make_user(EMAIL)
+    complete_profile(app, user)
+    with app.test_request_context(), database.connection_context():
+        found = answers_for_users([*range(10_000_000, 10_070_000), user.id], "default")
+        only_lean = answers_for_users([user.id], "default", question_ids=["lean"])
+    assert len(found) == 70_001 and found[user.id]["first_name"].value == "Maria"
+    assert set(only_lean[user.id]) == {"lean"}

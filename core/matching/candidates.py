@@ -53,20 +53,23 @@ def _excluded_ids(user_id: int, cooldown_days: int) -> list[peewee.ModelSelect]:
     ]
 
 
-def unfiltered_candidate_ids(user: Any) -> list[int]:
-    """The ids that pass every core exclusion rule (before plugin vetoes), in id order."""
+def unfiltered_candidate_ids(user: Any, among: list[int] | None = None) -> list[int]:
+    """The ids (of `among`, when given) that pass every core exclusion rule, before plugin vetoes, in id order."""
     query = complete_participants()
     if query is None:
         return []
     query = query.where(Profile.user != user.id)
+    if among is not None:
+        query = query.where(Profile.user.in_(among))
     for excluded in _excluded_ids(user.id, _settings().decline_cooldown_days):
         query = query.where(Profile.user.not_in(excluded))
     return [user_id for (user_id,) in query.order_by(Profile.user).tuples()]
 
 
-def eligible_candidate_ids(user: Any) -> list[int]:
-    """The ids that may be suggested to `user`: core's rules in SQL, then `filter_match_candidates` vetoes."""
-    ids = unfiltered_candidate_ids(user)
+def eligible_candidate_ids(user: Any, among: list[int] | None = None) -> list[int]:
+    """The ids (of `among`, when given) that may be suggested to `user`: core's rules in SQL, then
+    `filter_match_candidates` vetoes."""
+    ids = unfiltered_candidate_ids(user, among)
     if not ids:
         return []
     hook = current_app.extensions["oss_connect"].hook
@@ -77,5 +80,5 @@ def eligible_candidate_ids(user: Any) -> list[int]:
 
 
 def may_be_suggested(user: Any, other_id: int) -> bool:
-    """Whether `other_id` is currently among `user`'s eligible candidates (re-checked before inviting)."""
-    return other_id in eligible_candidate_ids(user)
+    """Whether `other_id` may be suggested to `user` now (one person checked, not the whole pool)."""
+    return bool(eligible_candidate_ids(user, among=[other_id]))

@@ -14,7 +14,7 @@ from flask import current_app
 
 from core.db import database, utcnow
 from core.mail import queue_email
-from core.matching.candidates import eligible_candidate_ids, is_ready, open_invitations
+from core.matching.candidates import is_ready, may_be_suggested, open_invitations
 from core.models import User
 from core.models.matching import Invitation, Match
 from core.questionnaire.profiles import profile_for
@@ -57,7 +57,7 @@ def send_invitation(inviter: Any, invitee: Any, *, source: str = "suggestion", c
     settings = _platform().settings.matching
     if not is_ready(inviter):
         raise InvitationError("Complete your profile before you invite anyone.")
-    if invitee.id == inviter.id or invitee.id not in eligible_candidate_ids(inviter):
+    if invitee.id == inviter.id or not may_be_suggested(inviter, invitee.id):
         raise InvitationError("This person can't be invited right now.")
     with database.atomic():
         if source != "cohort" and open_sent_count(inviter) >= settings.max_open_invitations:

@@ -77,9 +77,9 @@ def waiting_ids() -> list[int]:
 
 
 def measure() -> PoolHealth:
-    """Count the pool now (reads every waiting profile: for admins and the cached participant view)."""
+    """Count the pool now: one answer per waiting participant for the side and one for the place."""
     ids = waiting_ids()
-    profiles = matching_profiles(ids)
+    profiles = matching_profiles(ids, roles=("political_lean", "location"))
     sides = {user_id: side_of(profiles[user_id].lean if user_id in profiles else None) for user_id in ids}
     regions: Counter[tuple[str, str]] = Counter()
     for user_id in ids:
@@ -134,7 +134,7 @@ def wait_estimate(user: Any, health: PoolHealth | None = None) -> WaitEstimate:
     health = health or pool_health()
     side = health.side_of_user.get(user.id)
     if side is None:
-        profile = matching_profiles([user.id]).get(user.id)
+        profile = matching_profiles([user.id], roles=("political_lean",)).get(user.id)
         side = side_of(profile.lean if profile else None)
     own = max(1, health.by_side.get(side, 0))
     others = sum(health.by_side.get(other, 0) for other in other_sides(side))

@@ -41,13 +41,15 @@ def complete_participant_ids() -> list[int]:
     return [] if query is None else [user_id for (user_id,) in query.tuples()]
 
 
-def matching_profiles(user_ids: Iterable[int]) -> dict[int, MatchingProfile]:
-    """`MatchingProfile`s of many participants, read in one query."""
+def matching_profiles(user_ids: Iterable[int], roles: Iterable[str] | None = None) -> dict[int, MatchingProfile]:
+    """`MatchingProfile`s of many participants, read in batched queries; with `roles`, only the answers
+    with those matching roles are read (the rest of each profile stays empty)."""
     questionnaire = active_questionnaire()
     if questionnaire is None:
         return {}
     default_zone = current_app.extensions["oss_connect"].settings.site.default_time_zone
-    answers = answers_for_users(user_ids, questionnaire.id)
+    question_ids = None if roles is None else [q.id for q in questionnaire.questions() if q.role in set(roles)]
+    answers = answers_for_users(user_ids, questionnaire.id, question_ids)
     return {user_id: matching_profile(user_id, questionnaire, found, default_zone)
             for user_id, found in answers.items()}
 

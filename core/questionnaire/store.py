@@ -63,17 +63,24 @@ def current_answers(user_id: int, questionnaire_id: str) -> dict[str, StoredAnsw
     return {row.question_id: StoredAnswer(row.question_id, row.value, row.visibility, row.version) for row in rows}
 
 
-def answers_for_users(user_ids: Iterable[int], questionnaire_id: str) -> dict[int, dict[str, StoredAnswer]]:
-    """Current answers of many participants in one query."""
+IDS_PER_QUERY = 10_000
+"""PostgreSQL takes at most 65,535 parameters per statement, so long id lists are read in batches."""
+
+
+def answers_for_users(user_ids: Iterable[int], questionnaire_id: str,
+                      question_ids: Iterable[str] | None = None) -> dict[int, dict[str, StoredAnswer]]:
+    """Current answers of many participants (of only `question_ids`, when given), in batches of ids."""
     ids = list(user_ids)
     found: dict[int, dict[str, StoredAnswer]] = {user_id: {} for user_id in ids}
-    if not ids:
-        return found
-    rows = (Answer.select(Answer.user, Answer.question_id, Answer.value, Answer.visibility, Answer.version)
-            .where(Answer.user.in_(ids) & (Answer.questionnaire_id == questionnaire_id))
-            .order_by(Answer.version).tuples())
-    for user_id, question_id, value, visibility, version in rows:
-        found[user_id][question_id] = StoredAnswer(question_id, value, visibility, version)
+    wanted = Answer.questionnaire_id == questionnaire_id
+    if question_ids is not None:
+        wanted &= Answer.question_id.in_(list(question_ids))
+    for start in range(0, len(ids), IDS_PER_QUERY):
+        rows = (Answer.select(Answer.user, Answer.question_id, Answer.value, Answer.visibility, Answer.version)
+                .where(Answer.user.in_(ids[start:start + IDS_PER_QUERY]) & wanted)
+                .order_by(Answer.version).tuples())
+        for user_id, question_id, value, visibility, version in rows:
+            found[user_id][question_id] = StoredAnswer(question_id, value, visibility, version)
     return found
 
 

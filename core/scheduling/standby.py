@@ -51,7 +51,7 @@ def standby_pool(user: Any) -> list[int]:
                .where((Standby.until > utcnow()) & (Standby.user != user.id)).order_by(Standby.since).tuples()]
     if not waiting:
         return []
-    eligible = set(eligible_candidate_ids(user))
+    eligible = set(eligible_candidate_ids(user, among=waiting))
     return [user_id for user_id in waiting if user_id in eligible]
 
 
