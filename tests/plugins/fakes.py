@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.api import ArchiveDestination, CallProvider, MatchingStrategy, QuestionnaireSource, hookimpl
+from core.api import (
+    ArchiveDestination,
+    CallProvider,
+    MatchingStrategy,
+    Pairing,
+    Questionnaire,
+    QuestionnaireSource,
+    Suggestion,
+    hookimpl,
+)
 
 
 class FakeQuestionnaireSource(QuestionnaireSource):
@@ -13,9 +22,10 @@ class FakeQuestionnaireSource(QuestionnaireSource):
     name = "fake"
     label = "Fake questionnaire"
 
-    def questionnaire(self) -> dict[str, Any]:
-        """Version 1, one question."""
-        return {"version": "1", "sections": [{"title": "You", "questions": [{"id": "q1", "type": "text"}]}]}
+    def questionnaire(self) -> Questionnaire:
+        """Version 1, one short text question."""
+        return Questionnaire.model_validate({"id": "fake", "version": 1, "sections": [
+            {"id": "you", "title": "You", "questions": [{"id": "q1", "type": "short_text", "label": "Who are you?"}]}]})
 
 
 class FakeMatchingStrategy(MatchingStrategy):
@@ -23,14 +33,18 @@ class FakeMatchingStrategy(MatchingStrategy):
 
     name = "fake"
 
-    def suggest(self, participant: Any, pool: Any, limit: int) -> list[Any]:
-        """The first `limit` of the pool, leaving out the participant."""
-        return [candidate for candidate in pool if candidate != participant][:limit]
+    def suggest(self, participant: Any, pool: Any, limit: int) -> list[Suggestion]:
+        """The first `limit` ids of the pool, all with the same score."""
+        return [Suggestion(user_id, 1.0, "Suggested by the fake strategy.") for user_id in list(pool)[:limit]]
 
-    def pair(self, cohort: Any) -> list[tuple[Any, Any]]:
+    def pair(self, cohort: Any) -> list[Pairing]:
         """First with second, third with fourth, ..."""
         members = list(cohort)
-        return list(zip(members[::2], members[1::2], strict=False))
+        return [Pairing(a, b, 1.0) for a, b in zip(members[::2], members[1::2], strict=False)]
+
+    def score(self, a: Any, b: Any) -> float:
+        """Every pair scores the same."""
+        return 1.0
 
 
 class FakeCallProvider(CallProvider):
