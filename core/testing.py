@@ -29,6 +29,22 @@ DEFAULT_PG_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 LINK = re.compile(r"https?://[^\s<>\"']+")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _quick_password_hashing() -> Iterator[None]:
+    """argon2id with its smallest cost inside the test process: a test signs in and creates accounts
+    many times, and the production cost (about 0.3 s a hash) would dominate the suite. The algorithm,
+    salts and verification are the real ones; `oss-connect` commands run as subprocesses keep the
+    production cost, and hashes of either cost verify in both (the parameters travel in the hash)."""
+    from argon2 import PasswordHasher
+
+    from core import security
+
+    production = security._hasher
+    security._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    security._hasher = production
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     """--db and --pg-url."""
     group = parser.getgroup("oss-connect")

@@ -3,6 +3,7 @@ into a pydantic model, reporting every problem as FILE:LINE: key: problem; fix."
 
 from __future__ import annotations
 
+import functools
 from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
@@ -23,12 +24,23 @@ GENERIC_FIX = "see its entry in docs/configuration.md"
 def load_yaml_document(path: Path, model: type[ModelT], reference: str) -> tuple[ModelT, LocatedYaml]:
     """Parse and validate `path` as `model`; raise ConfigError with the file, line and key of each issue.
 
-    `reference` names the guide that documents the file's format (used in the fixes offered).
+    `reference` names the guide that documents the file's format (used in the fixes offered). A file
+    read before and unchanged since (same size and modification time) is not parsed again: every app
+    built in one process (the tests build hundreds) shares the validated document, which nobody mutates.
     """
     path = Path(path)
     if not path.is_file():
         raise ConfigError([ConfigIssue(str(path), None, "(file)", "the file does not exist",
                                        fix="check the path, or copy the example from the project's config/ folder")])
+    stat = path.stat()
+    return _load_unchanged(str(path), stat.st_mtime_ns, stat.st_size, model, reference)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_unchanged(path_text: str, mtime_ns: int, size: int, model: type[ModelT],
+                    reference: str) -> tuple[ModelT, LocatedYaml]:
+    """load_yaml_document's work for one version of a file (errors are raised, never cached)."""
+    path = Path(path_text)
     located, issues = read_yaml_file(path)
     if located is None:
         raise ConfigError(issues)
