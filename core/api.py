@@ -37,11 +37,19 @@ from core.migrate import PluginModels
 from core.models import User
 from core.plugins_loader import StartupError
 from core.providers import (
+    CALL_CAPABILITIES,
+    CALL_ROLES,
     ArchiveDestination,
+    CallConversation,
+    CallEvent,
+    CallParticipant,
     CallProvider,
+    CallProviderError,
+    CallRoom,
     MatchingStrategy,
     Pairing,
     Provider,
+    ProviderRecording,
     QuestionnaireSource,
     Suggestion,
 )
@@ -121,6 +129,33 @@ def invite_participant(user: Any, note: str = "") -> None:
     send_invitation(user, note)
 
 
+def book_conversation(a_id: int, b_id: int, starts_at: Any, source: str = "match") -> Any:
+    """Book a conversation of two participants at `starts_at` (aware datetime) without emails; return it.
+
+    For plugins that arrange pairs themselves (a partner event, the demo). The room opens
+    `scheduling.early_entry_minutes` before the start.
+    """
+    from core.scheduling.conversations import create_conversation
+
+    return create_conversation(a_id, b_id, starts_at=starts_at, source=source)
+
+
+def conversations_of(user_id: int) -> list[Any]:
+    """Every conversation of a participant (core's `Conversation`: `id`, `a`, `b`, `status`, `starts_at`,
+    `facilitator`), newest first."""
+    from core.scheduling.conversations import conversations_of as of
+
+    return of(user_id)
+
+
+def room_role(user_id: int, conversation_id: int) -> str | None:
+    """The role ("participant", "facilitator" or "admin") of a user allowed in a conversation's room right
+    now (the booked window included), else None. Authorise every Socket.IO event of a call plugin with it."""
+    from core.room.access import room_role as role_now
+
+    return role_now(user_id, conversation_id)
+
+
 def csrf_exempt(view: Any) -> Any:
     """Exempt a view (or a blueprint) from CSRF checks: only for webhooks that authenticate the sender themselves."""
     from core.security import csrf
@@ -136,9 +171,16 @@ def notify(user_id: int, event: str, data: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "CALL_CAPABILITIES",
+    "CALL_ROLES",
     "ArchiveDestination",
     "BaseModel",
+    "CallConversation",
+    "CallEvent",
+    "CallParticipant",
     "CallProvider",
+    "CallProviderError",
+    "CallRoom",
     "ConfigError",
     "ConfigIssue",
     "FeatureIndex",
@@ -152,6 +194,7 @@ __all__ = [
     "Pairing",
     "PluginModels",
     "Provider",
+    "ProviderRecording",
     "Question",
     "Questionnaire",
     "QuestionnaireSource",
@@ -169,10 +212,12 @@ __all__ = [
     "admin_required",
     "answered_in_common",
     "availability_overlap",
+    "book_conversation",
     "cli_app",
     "common_tokens",
     "commonality",
     "complete_participant_ids",
+    "conversations_of",
     "create_user",
     "csrf_exempt",
     "current_answers",
@@ -195,6 +240,7 @@ __all__ = [
     "profile_for",
     "profiles_updated_since",
     "read_step",
+    "room_role",
     "same_life_stage",
     "same_place",
     "save_answers",

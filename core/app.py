@@ -26,6 +26,7 @@ from core.platform import Platform
 from core.plugins_loader import StartupError, build_plugin_manager, call_each, collect_providers
 from core.providers import PROVIDER_KINDS
 from core.realtime import create_socketio
+from core.room.events import register_room_events
 from core.scheduling.live import PAIR_LIVE_SESSIONS_JOB, pair_due_sessions
 from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
@@ -100,12 +101,25 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
                                    "give it a unique name and url_prefix") from error
     for kind, (hook_name, base_class) in PROVIDER_KINDS.items():
         platform.providers[kind] = collect_providers(plugin_manager, hook_name, kind, base_class)
+    _check_call_providers(platform)
     call_each(plugin_manager, "register_jobs", queue=jobs)
     call_each(plugin_manager, "register_socketio_handlers", socketio=app.extensions["socketio"])
     _install_template_context(app, platform)
     _install_request_database(app)
     call_each(plugin_manager, "startup", app=app)
     return app
+
+
+def _check_call_providers(platform: Platform) -> None:
+    """Refuse a call provider that declares capabilities core does not know (a typo would silently hide a
+    control); an unavailable `room.call_provider` is reported on the room page and by `oss-connect check`."""
+    from core.providers import CALL_CAPABILITIES
+
+    for name, provider in platform.providers.get("call_provider", {}).items():
+        unknown = set(provider.capabilities) - CALL_CAPABILITIES
+        if unknown:
+            raise StartupError(f"call provider '{name}' declares unknown capabilities {sorted(unknown)}; "
+                               f"use only {sorted(CALL_CAPABILITIES)} (docs/call-providers.md)")
 
 
 def _mail_settings(mail: Any) -> dict[str, Any]:
@@ -137,7 +151,8 @@ def _init_extensions(app: Flask, platform: Platform) -> None:
         return None
 
     Babel(app, timezone_selector=user_time_zone)
-    create_socketio(app, settings)
+    socketio = create_socketio(app, settings)
+    register_room_events(socketio)
 
 
 def _install_template_context(app: Flask, platform: Platform) -> None:

@@ -93,6 +93,30 @@ def _config_path(ctx: click.Context, local: str | None) -> Path:
     return resolve_config_path(local or (ctx.obj or {}).get("config"))
 
 
+def _check_call_provider(loaded: LoadedConfig, manager: Any) -> None:
+    """room.call_provider must name a provider of an enabled plugin (ConfigError naming the fix)."""
+    from core.config.errors import ConfigIssue
+    from core.plugins_loader import call_each
+
+    names = sorted(getattr(provider, "name", "") for _, found in call_each(manager, "register_call_providers")
+                   for provider in (found if isinstance(found, list | tuple) else [found]))
+    wanted = loaded.settings.room.call_provider
+    if wanted in names:
+        return
+    chosen = isinstance(loaded.located.data if loaded.located else None, dict) and \
+        "call_provider" in (loaded.located.data.get("room") or {})
+    if not names and not chosen:  # a minimal config: everything but the room works; say so, do not refuse
+        click.echo(f"note: no call provider is enabled, so conversation rooms cannot start a call; enable "
+                   f"call_{wanted} under `plugins:` (the example config does)", err=True)
+        return
+    source, line = loaded.located.source_for(("room", "call_provider")) if loaded.located else (str(loaded.path), None)
+    raise ConfigError([ConfigIssue(
+        source, line, "room.call_provider", f"no enabled plugin provides the call provider '{wanted}'",
+        expected=", ".join(names) or "a call provider from an enabled plugin", got=repr(wanted),
+        fix=f"enable its plugin under `plugins:` (call_{wanted} for the bundled ones), or name one of the "
+            "available providers")])
+
+
 def load_or_exit(ctx: click.Context, local: str | None) -> LoadedConfig:
     """Load the config, or print every problem and exit 2."""
     try:
@@ -156,8 +180,9 @@ def check(ctx: click.Context, config_path: str | None) -> None:
 
     loaded = load_or_exit(ctx, config_path)
     try:
-        build_plugin_manager(loaded.plugins)
+        manager = build_plugin_manager(loaded.plugins)
         activate_theme(loaded.settings.theme.name, loaded.instance_path, loaded.settings.theme.tokens)
+        _check_call_provider(loaded, manager)
     except (ConfigError, StartupError) as error:
         _fail(error)
     names = ", ".join(info.name for info in loaded.plugins) or "none"
@@ -331,6 +356,27 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
     with app.app_context(), database.connection_context():
         user, created = make_admin(email, password)
     click.echo(f"{'created' if created else 'updated'} admin {user.email}")
+
+
+@cli.command("set-role")
+@config_option
+@click.argument("email")
+@click.argument("role", type=click.Choice(["participant", "facilitator", "admin"]))
+@click.pass_context
+def set_role(ctx: click.Context, config_path: str | None, email: str, role: str) -> None:
+    """Give an existing account a role: participant, facilitator (may be assigned to conversations) or admin."""
+    from core.db import database
+    from core.models import User
+
+    app = app_or_exit(ctx, config_path)
+    with app.app_context(), database.connection_context():
+        user = User.by_email(email)
+        if user is None:
+            click.echo(f"no account with the address {email}; the person signs up first (or use create-admin)",
+                       err=True)
+            sys.exit(1)
+        User.update(role=role).where(User.id == user.id).execute()
+    click.echo(f"{user.email} is now {'an' if role[0] in 'aeiou' else 'a'} {role}")
 
 
 @cli.group()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 EXAMPLE_CONFIG = Path(__file__).resolve().parent.parent / "config" / "oss-connect.example.yaml"
 EXAMPLE_QUESTIONNAIRE = EXAMPLE_CONFIG.parent / "questionnaire.yaml"
+EXAMPLE_GUIDE = EXAMPLE_CONFIG.parent / "conversation_guide.yaml"
 CONFIG_NAME = "oss-connect.yaml"
 
 
@@ -19,10 +20,11 @@ def write_instance(folder: Path, *, force: bool = False) -> list[str]:
     if force or not config.exists():
         config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
         written.append(str(config))
-    questionnaire = folder / EXAMPLE_QUESTIONNAIRE.name
-    if not questionnaire.exists():  # never overwritten: the partner's own questions live here
-        questionnaire.write_text(EXAMPLE_QUESTIONNAIRE.read_text(encoding="utf-8"), encoding="utf-8")
-        written.append(str(questionnaire))
+    for example in (EXAMPLE_QUESTIONNAIRE, EXAMPLE_GUIDE):
+        copy = folder / example.name
+        if not copy.exists():  # never overwritten: the partner's own questions and guide live here
+            copy.write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+            written.append(str(copy))
     key = folder / "secret_key"
     if not key.exists():
         descriptor = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -72,22 +72,118 @@ class MatchingStrategy(Provider):
         raise NotImplementedError
 
 
+CALL_CAPABILITIES = frozenset({
+    "video",               # camera video between the participants
+    "audio_only",          # the page can switch to audio only (setAudioOnly in the browser adapter)
+    "mute",                # microphone on and off
+    "camera_off",          # camera on and off
+    "reconnect",           # the adapter restores media by itself after a network blip or a reload
+    "facilitator",         # a third person (the facilitator) can join the same call
+    "provider_recording",  # the provider records on its side; fetch_recordings hands the files in
+    "webhook",             # handle_webhook understands the provider's signed event callbacks
+})
+"""Every capability a call provider may declare; anything else stops start-up."""
+
+class CallProviderError(Exception):
+    """A call provider could not do its part; the message says what is wrong and how to fix it."""
+
+
+CALL_ROLES = ("participant", "facilitator", "admin")
+"""Who joins a call: one of the two participants, the assigned facilitator, or an admin observing."""
+
+
+@dataclass(frozen=True)
+class CallConversation:
+    """What a call provider is told about a conversation: when, never who (no names, no emails)."""
+
+    id: int
+    uid: str
+    starts_at: Any  # datetime, UTC
+    ends_at: Any  # datetime, UTC: the end of the booked slot
+    recorded_minutes: int
+
+
+@dataclass(frozen=True)
+class CallParticipant:
+    """Someone joining a call: their user id and the name they share with partners (never an email)."""
+
+    user_id: int
+    display_name: str
+    role: str  # one of CALL_ROLES
+
+
+@dataclass
+class CallRoom:
+    """A provider's room for one conversation, as stored by core (`data` must be JSON-serialisable)."""
+
+    provider: str
+    name: str
+    conversation_id: int
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """Something a provider's webhook reported: a status of the room named `room_name`."""
+
+    room_name: str
+    status: str  # created | joined | left | ended | recording_ready
+    user_id: int | None = None
+    detail: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class ProviderRecording:
+    """A recording made on the provider's side, handed in for the recording pipeline."""
+
+    room_name: str
+    user_id: int | None  # whose track, or None for a mixed recording
+    url: str  # where core downloads it from (http(s) or file path)
+    started_at: Any = None  # datetime, UTC, when known
+    content_type: str = ""
+
+
 class CallProvider(Provider):
-    """Creates call rooms and the payload a browser needs to join (conversation room issue)."""
+    """Audio and video between the browsers of a conversation (the conversation room issue).
+
+    Core keeps everything else of the room on its own Socket.IO channel whatever the provider: the
+    guide, the timer, consent to record and the recorder. A provider only moves media.
+
+    Server side: `create_room` once per conversation (core stores the returned `CallRoom` and calls it
+    again only if the stored room was ended), `join_payload` for every join, `end_room` when the
+    conversation ends. Browser side: `client_scripts()` lists the provider's scripts (served by this
+    site, never a CDN); one of them calls `OssCall.register(name, factory)` (docs/call-providers.md).
+    """
 
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
-    def create_room(self, conversation: Any) -> Any:
-        """Create (or look up) the room for a conversation."""
+    def csp_sources(self) -> dict[str, list[str]]:
+        """Extra Content-Security-Policy sources the room page needs, e.g. {"connect-src": ["wss://…"]}."""
+        return {}
+
+    def client_scripts(self) -> list[str]:
+        """Site-relative URLs of the browser scripts the room page loads, in order (called in a request)."""
+        return []
+
+    def create_room(self, conversation: CallConversation) -> CallRoom:
+        """Create the room for a conversation (idempotent: the same conversation gives the same room)."""
         raise NotImplementedError
 
-    def join_payload(self, room: Any, participant: Any, role: str) -> dict[str, Any]:
-        """What the browser needs to join `room` as `participant` in `role`."""
+    def join_payload(self, room: CallRoom, participant: CallParticipant, role: str) -> dict[str, Any]:
+        """What the browser adapter needs to join `room` as `participant` in `role` (JSON-serialisable)."""
         raise NotImplementedError
 
-    def end_room(self, room: Any) -> None:
-        """Close the room."""
+    def end_room(self, room: CallRoom) -> None:
+        """Close the room and disconnect everyone (idempotent: ending an ended room does nothing)."""
         raise NotImplementedError
+
+    def handle_webhook(self, body: bytes, headers: dict[str, str]) -> list[CallEvent]:
+        """Verify and parse a provider callback (capability "webhook"); raise ValueError if it is not genuine."""
+        raise NotImplementedError
+
+    def fetch_recordings(self, room: CallRoom) -> list[ProviderRecording]:
+        """Recordings the provider made of `room` (capability "provider_recording"), else an empty list."""
+        return []
 
 
 class ArchiveDestination(Provider):

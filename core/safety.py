@@ -20,7 +20,7 @@ REASONS: dict[str, str] = {
 }
 """Why a participant may report another, with the label people see."""
 
-CONTEXTS = ("profile", "suggestion", "invitation", "match", "cohort", "conversation")
+CONTEXTS = ("profile", "suggestion", "invitation", "match", "cohort", "conversation", "call")
 DETAILS_MAX = 2000
 """The longest report details (characters)."""
 

@@ -39,6 +39,7 @@ class LoadedConfig:
     settings: Settings
     plugins: list[PluginInfo] = field(default_factory=list)
     located: LocatedYaml | None = None
+    guide: Any = None
 
     @property
     def instance_path(self) -> Path:
@@ -101,9 +102,11 @@ def load_config(path: str | os.PathLike[str], environ: dict[str, str] | None = N
     issues = [issue for issue in issues if issue.path not in {cause.path for cause in unset}] + unset
     if settings is not None:
         issues += _theme_issues(located, settings, config_path.parent)
+        guide, guide_issues = _load_guide(located, settings, config_path.parent)
+        issues += guide_issues
     if issues or settings is None:
         raise ConfigError(issues)
-    return LoadedConfig(config_path, settings, plugins, located)
+    return LoadedConfig(config_path, settings, plugins, located, guide)
 
 
 def read_secret_key(loaded: LoadedConfig) -> str:
@@ -133,6 +136,22 @@ def _secret_key_issues(located: LocatedYaml, settings: Settings, instance_path: 
             got="neither", fix="run `oss-connect init` to write one, or set "
                                "site.secret_key: ${OSS_CONNECT_SECRET_KEY}")]
     return []
+
+
+def _load_guide(located: LocatedYaml, settings: Settings, instance_path: Path) -> tuple[Any, list[ConfigIssue]]:
+    """The conversation guide named by room.guide, checked against scheduling.recorded_minutes."""
+    from core.room.guide import guide_path, load_guide
+
+    path = guide_path(settings.room.guide, instance_path)
+    if not path.is_file():
+        source, line = located.source_for(("room", "guide"))
+        return None, [ConfigIssue(source, line, "room.guide", f"the conversation guide {path} does not exist",
+                                  fix="run `oss-connect init` to copy the default guide into the instance folder, "
+                                      "or leave room.guide empty to use the bundled one")]
+    try:
+        return load_guide(path, settings.scheduling.recorded_minutes), []
+    except ConfigError as error:
+        return None, list(error.issues)
 
 
 def _theme_issues(located: LocatedYaml, settings: Settings, instance_path: Path) -> list[ConfigIssue]:

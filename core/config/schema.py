@@ -383,6 +383,33 @@ class SchedulingSettings(Section):
         return self
 
 
+class RecordingRelease(Section):
+    """What both participants agree to, in the room, before the recording starts."""
+
+    version: str = Field("1", min_length=1, max_length=40, description="Change it whenever the text changes.")
+    text: str = Field(
+        "I agree that this conversation is recorded. The recording is kept by the organisers of this "
+        "program. After the conversation my partner and I each decide whether it is archived, made public "
+        "or kept private, and I can withdraw my consent later. Either of us may pause or stop the "
+        "recording at any time.",
+        min_length=20, max_length=4000, description="Plain text; blank lines separate paragraphs.")
+
+
+class RoomSettings(Section):
+    """The conversation room: which call provider moves the media, the guide, and consent to record."""
+
+    call_provider: str = Field("webrtc", min_length=1, max_length=60, description=(
+        "The call provider, by name; a plugin provides it (webrtc: call_webrtc, livekit: call_livekit, "
+        "jitsi: call_jitsi)."))
+    guide: str | None = Field(None, description=(
+        "The conversation guide YAML, relative to the instance folder; empty: the bundled default "
+        "(config/conversation_guide.yaml)."))
+    release: RecordingRelease = Field(default_factory=RecordingRelease,
+                                      description="The recording release both accept in the room.")
+    participant_notes: bool = Field(True, description=(
+        "After a conversation without a facilitator, offer the participants to write keyword notes."))
+
+
 class Settings(Section):
     """The whole instance configuration (core sections; plugins validate their own)."""
 
@@ -399,6 +426,8 @@ class Settings(Section):
                                        description="Suggestions, invitations and automatic matching.")
     scheduling: SchedulingSettings = Field(default_factory=SchedulingSettings,
                                            description="Finding a time, reminders and no-shows.")
+    room: RoomSettings = Field(default_factory=RoomSettings,
+                               description="The conversation room: call provider, guide, consent to record.")
     plugins: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Enabled plugins in priority order, each with its settings.")
 

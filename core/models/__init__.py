@@ -5,6 +5,14 @@ from core.models.matching import Cohort, CohortMember, CohortPair, Dismissal, In
 from core.models.newsletter import NewsletterSubscriber
 from core.models.presence import ConversationPresence
 from core.models.profiles import Answer, Consent, Profile
+from core.models.room import (
+    CallRoomRecord,
+    ConversationNote,
+    RecordingConsent,
+    RecordingEvent,
+    RoomConnection,
+    RoomState,
+)
 from core.models.safety import Block, ModerationAction, Report
 from core.models.scheduling import (
     AgreementAcceptance,
@@ -21,10 +29,40 @@ from core.models.scheduling import (
 CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, Cohort, CohortMember, CohortPair,
                Invitation, Match, Dismissal, Block, Report, ModerationAction, LiveSession, LiveRsvp, Conversation,
                SlotProposal, Message, AgreementAcceptance, ReminderSent, NoShow, Standby,
-               ConversationPresence]
+               ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
+               RoomConnection, ConversationNote]
 
-__all__ = ["CORE_MODELS", "AgreementAcceptance", "Answer", "AuthToken", "Block", "Cohort", "CohortMember",
-           "CohortPair", "Consent", "Conversation", "ConversationPresence", "Dismissal", "Invitation", "LiveRsvp",
-           "LiveSession", "Match",
-           "Message", "ModerationAction", "NewsletterSubscriber", "NoShow", "Profile", "ReminderSent", "Report",
-           "SlotProposal", "Standby", "User"]
+__all__ = [
+    "CORE_MODELS",
+    "AgreementAcceptance",
+    "Answer",
+    "AuthToken",
+    "Block",
+    "CallRoomRecord",
+    "Cohort",
+    "CohortMember",
+    "CohortPair",
+    "Consent",
+    "Conversation",
+    "ConversationNote",
+    "ConversationPresence",
+    "Dismissal",
+    "Invitation",
+    "LiveRsvp",
+    "LiveSession",
+    "Match",
+    "Message",
+    "ModerationAction",
+    "NewsletterSubscriber",
+    "NoShow",
+    "Profile",
+    "RecordingConsent",
+    "RecordingEvent",
+    "ReminderSent",
+    "Report",
+    "RoomConnection",
+    "RoomState",
+    "SlotProposal",
+    "Standby",
+    "User",
+]

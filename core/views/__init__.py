@@ -9,11 +9,24 @@ from flask import Flask
 
 def register_core_blueprints(app: Flask, platform: Any) -> None:
     """Register core's blueprints and apply the configured rate limits to their endpoints."""
-    from core.views import admin, assets, auth, cohorts, matching, public, questionnaire, safety, scheduling
+    from core.views import (
+        admin,
+        admin_conversations,
+        assets,
+        auth,
+        cohorts,
+        matching,
+        public,
+        questionnaire,
+        safety,
+        scheduling,
+    )
     from core.views import live as live_views
+    from core.views import room as room_views
     from core.views.limits import apply_rate_limits
 
-    for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views):
+    for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views,
+                   room_views, admin_conversations):
         app.register_blueprint(module.blueprint)
     from core.views import calendar
 

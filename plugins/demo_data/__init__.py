@@ -14,6 +14,7 @@ from core.api import (
     Markup,
     Section,
     active_questionnaire,
+    book_conversation,
     cli_app,
     create_user,
     current_answers,
@@ -26,6 +27,7 @@ from core.api import (
     plugin_settings,
     read_step,
     save_answers,
+    utcnow,
 )
 from plugins.demo_data.profiles import demo_answers
 
@@ -59,8 +61,12 @@ def register_cli_commands(cli: Any) -> None:
         with app.app_context(), database.connection_context():
             settings = plugin_settings("demo_data")
             addresses = create_demo_accounts(settings)
+            booked = book_demo_conversation(settings) if settings.participants >= 2 else None
         click.echo(f"demo accounts ({len(addresses)}), password '{settings.password}': "
                    f"{addresses[0]}, {addresses[1]} ... {addresses[-1]}")
+        if booked is not None:
+            click.echo(f"a demo conversation of participant1 and participant2 is open now: sign in as each (two "
+                       f"browsers) and open /conversations/{booked}/room")
 
 
 def create_demo_accounts(settings: DemoSettings) -> list[str]:
@@ -79,6 +85,29 @@ def create_demo_accounts(settings: DemoSettings) -> list[str]:
                 fill_profile(user, questionnaire, number)
             addresses.append(address)
     return addresses
+
+
+def book_demo_conversation(settings: DemoSettings) -> int:
+    """A conversation of participant1 and participant2 whose room is open now (booked anew when needed)."""
+    import datetime as dt
+
+    from core.api import User, room_role
+
+    first = User.by_email(f"participant1@{settings.email_domain}")
+    second = User.by_email(f"participant2@{settings.email_domain}")
+    scheduling = platform().settings.scheduling
+    for conversation_id in demo_conversation_ids(first.id, second.id):
+        if room_role(first.id, conversation_id) is not None:
+            return conversation_id
+    starts = utcnow() + dt.timedelta(minutes=min(5, scheduling.early_entry_minutes))
+    return book_conversation(first.id, second.id, starts, source="demo").id
+
+
+def demo_conversation_ids(a_id: int, b_id: int) -> list[int]:
+    """The booked conversations of the two demo participants, newest first."""
+    from core.api import conversations_of
+
+    return [c.id for c in conversations_of(a_id) if {c.a_id, c.b_id} == {a_id, b_id}]
 
 
 def fill_profile(user: Any, questionnaire: Any, number: int) -> None:

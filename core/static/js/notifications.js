@@ -29,6 +29,7 @@
   }
 
   var socket = window.io({ transports: ["websocket", "polling"] });
+  window.ossSocket = socket;  // other page scripts (the room) share this connection
   socket.on("invitation", function (data) {
     show(nameOf(data && data.inviter) + " would like to talk with you.", "See the invitation", data && data.url);
   });
