@@ -383,3 +383,21 @@ def test_the_whole_account_journey_through_the_outbox(client, outbox):
     assert is_signed_in(client)
     assert [message.subject for message in outbox.to("ada@example.org")] == [
         "Confirm your email address", "Reset your password", "Your sign-in link"]
+
+
+def test_set_role_makes_a_facilitator_and_refuses_an_unknown_address_or_role(instance, make_user):
+    from click.testing import CliRunner
+
+    from core.cli import cli
+
+    make_user("fay@example.org")
+    config = str(instance / "oss-connect.yaml")
+    done = CliRunner().invoke(cli, ["set-role", "--config", config, "fay@example.org", "facilitator"], obj={})
+    assert done.exit_code == 0, done.output
+    assert "fay@example.org is now a facilitator" in done.output
+    assert user_row("fay@example.org").role == "facilitator"
+    unknown = CliRunner().invoke(cli, ["set-role", "--config", config, "nobody@example.org", "facilitator"], obj={})
+    assert unknown.exit_code == 1 and "no account with the address nobody@example.org" in unknown.output
+    wrong = CliRunner().invoke(cli, ["set-role", "--config", config, "fay@example.org", "superuser"], obj={})
+    assert wrong.exit_code == 2 and "superuser" in wrong.output
+    assert user_row("fay@example.org").role == "facilitator"

@@ -18,7 +18,7 @@ HIGH = "1000 per minute"
 SETTINGS = {
     "accounts": {"rate_limits": {name: HIGH for name in ("login", "signup", "reset", "newsletter")}},
     "matching": {"invitation_rate_limit": HIGH},
-    "plugins": {"questionnaire_yaml": None, "matching_bridge": None,
+    "plugins": {"questionnaire_yaml": None, "matching_bridge": None, "call_webrtc": None,
                 "questionnaire_import": {"columns": {"Email": "email", "First name": "first_name"},
                                          "webhook_secret": "a-webhook-secret-long-enough"}},
 }
@@ -53,8 +53,13 @@ def world(app, make_user) -> dict[str, Any]:
         report = safety.report(ann, bob, "harassment", "rude")
         cohort = cohorts.create_cohort("Town hall", "town-hall")
         assert Invitation.select().count() == 1
+        from core.db import utcnow
+        from core.scheduling.conversations import create_conversation
+
+        conversation = create_conversation(ann.id, bob.id, starts_at=utcnow())  # its room is open now
     return {"user_id": bob.id, "invitation_id": invitation.id, "report_id": report.id, "cohort_id": cohort.id,
-            "section_id": "about", "token": "not-a-real-token", "message_id": "nope"}
+            "section_id": "about", "token": "not-a-real-token", "message_id": "nope",
+            "conversation_id": conversation.id, "provider_name": "webrtc"}
 
 
 def post_routes(app: Any, ids: dict[str, Any]) -> list[str]:
@@ -105,7 +110,9 @@ def test_no_post_route_answers_a_server_error_to_bad_input(app, world, who):
                             else client.get("/admin/").get_data(as_text=True))
     routes = post_routes(app, world)
     assert {"/profile/step/about", f"/suggestions/{world['user_id']}/invite", "/import/webhook",
-            f"/admin/moderation/{world['report_id']}"} <= set(routes)
+            f"/admin/moderation/{world['report_id']}", f"/conversations/{world['conversation_id']}/room/trouble",
+            f"/conversations/{world['conversation_id']}/notes", "/calls/webrtc/webhook",
+            f"/admin/conversations/{world['conversation_id']}/facilitator"} <= set(routes)
     failures = []
     for route in routes:
         if route == "/logout":

@@ -92,10 +92,37 @@ def test_a_valid_config_passes_check_and_creates_nothing(tmp_path):
     config, outcome = check(tmp_path, f"""
         site:
           secret_key: {SECRET}
+        plugins:
+          call_webrtc:
     """)
     assert outcome.code == 0
-    assert outcome.stdout == f"{config}: OK (theme default; plugins: none)\n"
+    assert outcome.stdout == f"{config}: OK (theme default; plugins: call_webrtc)\n"
     assert_nothing_created(tmp_path)
+
+
+def test_a_config_without_any_call_provider_passes_with_a_note(tmp_path):
+    config, outcome = check(tmp_path, f"""
+        site:
+          secret_key: {SECRET}
+    """)
+    assert outcome.code == 0 and outcome.stdout == f"{config}: OK (theme default; plugins: none)\n"
+    assert outcome.errors == ["note: no call provider is enabled, so conversation rooms cannot start a call; "
+                              "enable call_webrtc under `plugins:` (the example config does)"]
+
+
+def test_a_call_provider_without_its_plugin_names_the_plugin_to_enable(tmp_path):
+    config, outcome = check(tmp_path, f"""
+        site:
+          secret_key: {SECRET}
+        room:
+          call_provider: livekit
+        plugins:
+          call_webrtc:
+    """)
+    assert_refused(outcome, tmp_path,
+                   f"{config}:4: room.call_provider: no enabled plugin provides the call provider 'livekit' "
+                   "(expected webrtc, got 'livekit'); enable its plugin under `plugins:` (call_livekit for the "
+                   "bundled ones), or name one of the available providers")
 
 
 # --- the file itself --------------------------------------------------------------------------
@@ -184,7 +211,8 @@ def test_unknown_section_suggests_the_closest_one(tmp_path):
     """)
     assert_refused(outcome, tmp_path,
                    f"{config}:3: databse: unknown key (expected one of: accounts, database, jobs, mail, matching, "
-                   "plugins, program, realtime, scheduling, site, theme, got 'databse'); did you mean 'database'?")
+                   "plugins, program, realtime, room, scheduling, site, theme, got 'databse'); "
+                   "did you mean 'database'?")
 
 
 def test_wrong_type_names_the_expected_type_and_an_example(tmp_path):

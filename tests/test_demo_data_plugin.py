@@ -43,8 +43,10 @@ def test_demo_data_command_creates_an_admin_and_verified_participants(app, insta
     result = demo_data_command(instance)
 
     assert result.returncode == 0, result.stderr
-    assert result.stdout == (f"demo accounts (4), password 'demo <b>password</b>': admin@{DOMAIN}, "
-                             f"participant1@{DOMAIN} ... participant3@{DOMAIN}\n")
+    assert result.stdout.startswith(f"demo accounts (4), password 'demo <b>password</b>': admin@{DOMAIN}, "
+                                    f"participant1@{DOMAIN} ... participant3@{DOMAIN}\n"
+                                    "a demo conversation of participant1 and participant2 is open now: sign in as "
+                                    "each (two browsers) and open /conversations/")
     assert accounts() == [(f"admin@{DOMAIN}", "admin", True),
                           *((f"participant{number}@{DOMAIN}", "participant", True) for number in (1, 2, 3))]
 
@@ -55,8 +57,25 @@ def test_demo_data_command_run_twice_creates_each_account_once(app, instance):
     second = demo_data_command(instance)
 
     assert (first.returncode, second.returncode) == (0, 0), first.stderr + second.stderr
-    assert second.stdout == first.stdout
+    assert second.stdout == first.stdout  # the same open conversation, not a second one
     assert [email for email, _, _ in accounts()] == ADDRESSES
+
+
+@with_demo_data
+def test_the_demo_conversation_room_opens_for_the_two_demo_participants(app, instance, login, client):
+    import re
+
+    from core.db import database
+    from core.models import Conversation
+
+    result = demo_data_command(instance)
+    conversation_id = int(re.search(r"/conversations/(\d+)/room", result.stdout).group(1))
+    with database.connection_context():
+        assert Conversation.select().count() == 1
+        assert Conversation.get_by_id(conversation_id).status == "scheduled"
+    login(f"participant1@{DOMAIN}", "demo <b>password</b>")
+    page = client.get(f"/conversations/{conversation_id}/room")
+    assert page.status_code == 200 and "I agree to be recorded" in page.get_data(as_text=True)
 
 
 @with_demo_data

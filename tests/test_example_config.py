@@ -66,13 +66,14 @@ def copy_example(folder: Path) -> Path:
     """The example config and the questionnaire it names, copied as `oss-connect init` does."""
     shutil.copy(EXAMPLE, folder / "oss-connect.yaml")
     shutil.copy(ROOT / "config" / "questionnaire.yaml", folder / "questionnaire.yaml")
+    shutil.copy(ROOT / "config" / "conversation_guide.yaml", folder / "conversation_guide.yaml")
     return folder / "oss-connect.yaml"
 
 
 def test_the_example_is_a_valid_config(tmp_path):
     loaded = load_config(copy_example(tmp_path), environ={"OSS_CONNECT_SECRET_KEY": SECRET})
     assert loaded.settings.site.organisation == "Riverbend Public Library"
-    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge"]
+    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge", "call_webrtc"]
     assert loaded.plugin_settings("questionnaire_yaml").questionnaire.version >= 1
 
 
@@ -87,7 +88,8 @@ def test_the_example_with_the_demo_plugin_enabled_is_valid(tmp_path):
     config = copy_example(tmp_path)
     assert enable_demo(config)
     loaded = load_config(config, environ={"OSS_CONNECT_SECRET_KEY": SECRET})
-    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge", "demo_data"]
+    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge", "call_webrtc",
+                                                      "demo_data"]
 
 
 def test_every_option_has_a_description_to_document():

@@ -23,7 +23,7 @@ CANARIES = {
 @pytest.fixture
 def oss_connect_settings() -> dict[str, Any]:
     """The default questionnaire and the bundled matching strategy, as a new site has them."""
-    return {"plugins": {"questionnaire_yaml": None, "matching_bridge": None}}
+    return {"plugins": {"questionnaire_yaml": None, "matching_bridge": None, "call_webrtc": None}}
 
 
 @pytest.fixture
@@ -139,3 +139,23 @@ def test_the_profile_card_renders_only_what_partners_may_see(app, two_participan
     assert "Amalthea Q." in html and "Gardening, Cooking" in html
     assert_no_canary(html, "the profile card")
 
+
+
+def test_the_room_and_its_state_show_b_only_what_a_shares(app, client, login, two_participants):
+    from core.db import utcnow
+    from core.models import Conversation
+    from core.room.events import members
+    from core.room.state import snapshot
+    from core.scheduling.conversations import create_conversation
+
+    a, b = two_participants
+    with app.test_request_context(), database.connection_context():
+        conversation = create_conversation(a.id, b.id, starts_at=utcnow())
+    login(B_EMAIL)
+    page = client.get(f"/conversations/{conversation.id}/room").get_data(as_text=True)
+    assert "Amalthea Q." in page  # the name A shares with partners
+    assert_no_canary(page, "B's room page")
+    assert_no_canary(client.get(f"/conversations/{conversation.id}/notes").get_data(as_text=True), "notes")
+    with app.test_request_context(), database.connection_context():
+        found = Conversation.get_by_id(conversation.id)
+        assert_no_canary(repr(snapshot(found)) + repr(members(found)), "the room's Socket.IO state")

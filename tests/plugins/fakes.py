@@ -7,6 +7,7 @@ from typing import Any
 from core.api import (
     ArchiveDestination,
     CallProvider,
+    CallRoom,
     MatchingStrategy,
     Pairing,
     Questionnaire,
@@ -51,11 +52,11 @@ class FakeCallProvider(CallProvider):
     """Rooms are names; joining returns them."""
 
     name = "fake"
-    capabilities = frozenset({"audio"})
+    capabilities = frozenset({"mute"})
 
-    def create_room(self, conversation: Any) -> str:
+    def create_room(self, conversation: Any) -> CallRoom:
         """A room named after the conversation."""
-        return f"room-{conversation}"
+        return CallRoom(provider=self.name, name=f"room-{conversation.uid}", conversation_id=conversation.id, data={})
 
     def join_payload(self, room: Any, participant: Any, role: str) -> dict[str, Any]:
         """What a browser would need."""

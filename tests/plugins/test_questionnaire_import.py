@@ -630,6 +630,7 @@ def test_the_commented_out_example_in_the_example_config_is_valid(tmp_path):
     enabled = text.replace(block.group(0), re.sub(r"^  # ", "  ", block.group(0), flags=re.MULTILINE))
     (tmp_path / "oss-connect.yaml").write_text(enabled, encoding="utf-8")
     shutil.copy(root / "config" / "questionnaire.yaml", tmp_path / "questionnaire.yaml")
+    shutil.copy(root / "config" / "conversation_guide.yaml", tmp_path / "conversation_guide.yaml")
 
     loaded = load_config(tmp_path / "oss-connect.yaml", environ={
         "OSS_CONNECT_SECRET_KEY": "a-test-secret-key-that-is-long-enough-0123456789", "IMPORT_WEBHOOK_SECRET": SECRET})
