@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,13 @@ class Platform:
     jobs: JobQueue
     migrations: list[MigrationSet]
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @functools.cached_property
+    def blobs(self) -> Any:
+        """The blob store of `storage:` (a local folder or an S3 bucket); built on first use."""
+        from core.blobs import blob_store_from_settings
+
+        return blob_store_from_settings(self.settings.storage, self.config.instance_file)
 
     @property
     def hook(self) -> Any:
