@@ -410,6 +410,67 @@ class RoomSettings(Section):
         "After a conversation without a facilitator, offer the participants to write keyword notes."))
 
 
+class S3StorageSettings(Section):
+    """An S3-compatible bucket (AWS S3, MinIO, Ceph, Garage, ...) for the blob store."""
+
+    bucket: str = Field(..., min_length=3, max_length=63, pattern=r"^[a-z0-9][a-z0-9.-]+[a-z0-9]$",
+                        description="The bucket's name; it must exist.")
+    endpoint_url: str | None = Field(None, description=(
+        "The service's address, e.g. https://s3.example.org or http://127.0.0.1:9000; empty: AWS."))
+    region: str = Field("us-east-1", min_length=1, max_length=40, description="The bucket's region.")
+    prefix: str = Field("", max_length=200, pattern=r"^([a-z0-9][a-z0-9_.-]*/)*$", description=(
+        "A folder inside the bucket for this instance, ending with /, e.g. oss-connect/; empty: the root."))
+    access_key_id: SecretStr | None = Field(None, description=(
+        "Use ${S3_ACCESS_KEY_ID}; empty: boto3's usual sources (environment, instance role)."))
+    secret_access_key: SecretStr | None = Field(None, description="Use ${S3_SECRET_ACCESS_KEY}.")
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_is_http(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError("must be an http(s) address such as https://s3.example.org")
+        return value.rstrip("/")
+
+
+class StorageSettings(Section):
+    """The blob store: where recording chunks, tracks and masters are kept."""
+
+    backend: Literal["local", "s3"] = Field("local", description=(
+        "local keeps files in a folder of the instance; s3 in an S3-compatible bucket."))
+    folder: str = Field("blobs", min_length=1, description="The folder for local, relative to the instance folder.")
+    s3: S3StorageSettings | None = Field(None, description="Required when backend is s3.")
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> StorageSettings:
+        if self.backend == "s3" and self.s3 is None:
+            raise ValueError("backend is s3 but there is no s3: section; add s3: {bucket: my-bucket, "
+                             "endpoint_url: https://s3.example.org}")
+        return self
+
+
+class RecordingSettings(Section):
+    """The in-browser recorder, its uploads, and the processing into archival masters."""
+
+    timeslice_seconds: int = Field(5, ge=1, le=30, description=(
+        "Each browser hands over a chunk of its recording this often; each chunk is uploaded at once."))
+    max_chunk_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024, description=(
+        "The largest chunk accepted (413 above it); a 5-second Opus chunk is about 20-80 KB."))
+    max_minutes: int = Field(90, ge=5, le=600, description=(
+        "The longest recording accepted per participant (413 past it)."))
+    upload_grace_minutes: int = Field(120, ge=1, le=10080, description=(
+        "After the recording stops, how long chunks still queued in a browser may arrive; then the "
+        "recording is processed with what arrived."))
+    access_format: Literal["opus", "mp3"] = Field("opus", description=(
+        "The listening copy: opus (Ogg Opus, 96 kb/s) or mp3 (192 kb/s)."))
+    loudness_lufs: float = Field(-16.0, ge=-31.0, le=-10.0, description=(
+        "Integrated loudness of the listening copy (EBU R128 two-pass)."))
+    originator: str | None = Field(None, max_length=32, description=(
+        "The Broadcast WAV originator (at most 32 characters); empty: site.organisation, shortened."))
+
+
 class Settings(Section):
     """The whole instance configuration (core sections; plugins validate their own)."""
 
@@ -428,6 +489,10 @@ class Settings(Section):
                                            description="Finding a time, reminders and no-shows.")
     room: RoomSettings = Field(default_factory=RoomSettings,
                                description="The conversation room: call provider, guide, consent to record.")
+    storage: StorageSettings = Field(default_factory=StorageSettings,
+                                     description="The blob store for recordings (local folder or S3).")
+    recording: RecordingSettings = Field(default_factory=RecordingSettings,
+                                         description="The in-browser recorder, uploads and audio processing.")
     plugins: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Enabled plugins in priority order, each with its settings.")
 

@@ -5,6 +5,7 @@ from core.models.matching import Cohort, CohortMember, CohortPair, Dismissal, In
 from core.models.newsletter import NewsletterSubscriber
 from core.models.presence import ConversationPresence
 from core.models.profiles import Answer, Consent, Profile
+from core.models.recording import Recording, RecordingChunk, RecordingOutput, RecordingTrack
 from core.models.room import (
     CallRoomRecord,
     ConversationNote,
@@ -30,7 +31,7 @@ CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, 
                Invitation, Match, Dismissal, Block, Report, ModerationAction, LiveSession, LiveRsvp, Conversation,
                SlotProposal, Message, AgreementAcceptance, ReminderSent, NoShow, Standby,
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
-               RoomConnection, ConversationNote]
+               RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput]
 
 __all__ = [
     "CORE_MODELS",
@@ -56,8 +57,12 @@ __all__ = [
     "NewsletterSubscriber",
     "NoShow",
     "Profile",
+    "Recording",
+    "RecordingChunk",
     "RecordingConsent",
     "RecordingEvent",
+    "RecordingOutput",
+    "RecordingTrack",
     "ReminderSent",
     "Report",
     "RoomConnection",
