@@ -26,6 +26,7 @@ from core.platform import Platform
 from core.plugins_loader import StartupError, build_plugin_manager, call_each, collect_providers
 from core.providers import PROVIDER_KINDS
 from core.realtime import create_socketio
+from core.recording.processing import register_recording_jobs
 from core.room.events import register_room_events
 from core.scheduling.live import PAIR_LIVE_SESSIONS_JOB, pair_due_sessions
 from core.scheduling.reminders import register_reminder_jobs
@@ -91,6 +92,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     jobs.periodic(EXPIRE_INVITATIONS_JOB, crontab(minute="*/10"))(expire_due)
     jobs.periodic(PAIR_LIVE_SESSIONS_JOB, crontab(minute="*"))(pair_due_sessions)
     register_reminder_jobs(jobs)
+    register_recording_jobs(jobs)
 
     for plugin_name, blueprints in call_each(plugin_manager, "register_blueprints", app=app):
         for blueprint in blueprints if isinstance(blueprints, list | tuple) else [blueprints]:

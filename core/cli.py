@@ -117,6 +117,36 @@ def _check_call_provider(loaded: LoadedConfig, manager: Any) -> None:
             "available providers")])
 
 
+def _check_storage(loaded: LoadedConfig) -> None:
+    """The blob store of `storage:` must take a write, a read and a delete (ConfigError at its line)."""
+    from core.blobs import BlobStoreError, blob_store_from_settings
+    from core.config.errors import ConfigIssue
+
+    storage = loaded.settings.storage
+    try:
+        if storage.backend == "local" and not Path(loaded.instance_file(storage.folder)).exists():
+            _check_creatable(Path(loaded.instance_file(storage.folder)))  # check creates nothing
+        else:
+            blob_store_from_settings(storage, loaded.instance_file).check()
+    except BlobStoreError as error:
+        key = ("storage", "s3") if loaded.settings.storage.backend == "s3" else ("storage",)
+        source, line = loaded.located.source_for(key) if loaded.located else (str(loaded.path), None)
+        raise ConfigError([ConfigIssue(source, line, ".".join(key), str(error),
+                                       fix="see docs/storage.md")]) from None
+
+
+def _check_creatable(folder: Path) -> None:
+    """A folder that does not exist yet can be made: its nearest existing parent is a writable folder."""
+    from core.blobs import BlobStoreError
+
+    parent = folder.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise BlobStoreError(f"the folder {folder} cannot be created ({parent} is not a writable folder); "
+                             "fix the permissions or point storage.folder elsewhere")
+
+
 def load_or_exit(ctx: click.Context, local: str | None) -> LoadedConfig:
     """Load the config, or print every problem and exit 2."""
     try:
@@ -183,6 +213,7 @@ def check(ctx: click.Context, config_path: str | None) -> None:
         manager = build_plugin_manager(loaded.plugins)
         activate_theme(loaded.settings.theme.name, loaded.instance_path, loaded.settings.theme.tokens)
         _check_call_provider(loaded, manager)
+        _check_storage(loaded)
     except (ConfigError, StartupError) as error:
         _fail(error)
     names = ", ".join(info.name for info in loaded.plugins) or "none"
@@ -377,6 +408,54 @@ def set_role(ctx: click.Context, config_path: str | None, email: str, role: str)
             sys.exit(1)
         User.update(role=role).where(User.id == user.id).execute()
     click.echo(f"{user.email} is now {'an' if role[0] in 'aeiou' else 'a'} {role}")
+
+
+@cli.command("process-recording")
+@config_option
+@click.argument("recording_ids", nargs=-1, type=int)
+@click.option("--due", is_flag=True, help="Process every recording that is due (complete, or past its upload grace).")
+@click.option("--retry", is_flag=True, help="Also process recordings whose processing failed before.")
+@click.pass_context
+def process_recording_command(ctx: click.Context, config_path: str | None, recording_ids: tuple[int, ...],
+                              due: bool, retry: bool) -> None:
+    """Make the master, FLAC and listening copy of recordings now, with a progress bar (the worker does this
+    by itself; use this to watch it, to retry a failure, or to finish a run whose process died)."""
+    from core.db import database
+    from core.recording.processing import due_recording_ids, process_recording
+
+    app = app_or_exit(ctx, config_path)
+    with app.app_context(), database.connection_context():
+        ids = list(recording_ids) + (due_recording_ids() if due else [])
+        if not ids:
+            _fail(click.UsageError("name the recordings to process (their numbers are on /admin/recordings), "
+                                   "or pass --due"))
+        failed = 0
+        for recording_id in ids:
+            with click.progressbar(length=1000, label=f"recording {recording_id}", show_percent=True) as bar:
+                done = [0]
+
+                def advance(fraction: float, label: str, bar: Any = bar, done: list[int] = done) -> None:
+                    step = int(fraction * 1000) - done[0]
+                    if step > 0:
+                        bar.update(step)
+                        done[0] += step
+
+                outcome = process_recording(recording_id, retry_failed=retry, listener=advance)
+            from core.models.recording import Recording
+
+            recording = Recording.get_or_none(Recording.id == recording_id)
+            if recording is None:
+                click.echo(f"recording {recording_id}: there is no such recording", err=True)
+                failed += 1
+            elif outcome == "failed":
+                click.echo(f"recording {recording_id}: failed: {recording.error}", err=True)
+                failed += 1
+            elif outcome == "skipped":
+                click.echo(f"recording {recording_id}: nothing to do ({recording.status}"
+                           f"{'; pass --retry to process it again' if recording.status == 'failed' else ''})")
+            else:
+                click.echo(f"recording {recording_id}: processed")
+    sys.exit(1 if failed else 0)
 
 
 @cli.group()

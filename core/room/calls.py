@@ -57,7 +57,8 @@ def display_name(user: User, role: str) -> str:
     return "Facilitator" if role == "facilitator" else "Organiser"
 
 
-def _as_room(record: CallRoomRecord) -> CallRoom:
+def as_call_room(record: CallRoomRecord) -> CallRoom:
+    """The provider API's view of a stored call room."""
     return CallRoom(provider=record.provider, name=record.name, conversation_id=record.conversation_id,
                     data=dict(record.data or {}))
 
@@ -67,7 +68,7 @@ def room_for(conversation: Conversation, provider: CallProvider | None = None) -
     provider = provider or call_provider()
     record = CallRoomRecord.get_or_none(conversation=conversation.id, provider=provider.name)
     if record is not None and record.ended_at is None:
-        return _as_room(record)
+        return as_call_room(record)
     room = provider.create_room(call_conversation(conversation))
     if not isinstance(room, CallRoom):
         raise CallProviderError(f"the call provider '{provider.name}' returned {type(room).__name__} from "
@@ -76,7 +77,7 @@ def room_for(conversation: Conversation, provider: CallProvider | None = None) -
         if record is None:
             existing = CallRoomRecord.get_or_none(conversation=conversation.id, provider=provider.name)
             if existing is not None:  # created meanwhile by the other participant's request
-                return _as_room(existing)
+                return as_call_room(existing)
             record = CallRoomRecord.create(conversation=conversation.id, provider=provider.name, name=room.name,
                                            data=room.data)
         else:
@@ -106,7 +107,7 @@ def end_call(conversation: Conversation) -> None:
         provider = platform.providers.get("call_provider", {}).get(record.provider)
         if provider is not None:
             try:
-                provider.end_room(_as_room(record))
+                provider.end_room(as_call_room(record))
             except Exception:  # the provider's own failure: the room expires on its own; note it for the admin
                 log.exception("call provider %s could not end room %s", record.provider, record.name)
         CallRoomRecord.update(ended_at=utcnow()).where(CallRoomRecord.id == record.id).execute()

@@ -20,7 +20,7 @@ from typing import Any
 from flask import current_app
 
 from core.db import database, utcnow
-from core.models import Conversation, RecordingConsent, RecordingEvent, RoomState, User
+from core.models import Conversation, Recording, RecordingConsent, RecordingEvent, RoomState, User
 from core.room.guide import Guide
 
 GUIDE_ACTIONS = ("next", "pass", "pick", "phase", "begin", "resume")
@@ -268,9 +268,18 @@ def apply_action(conversation: Conversation, user: User, role: str, action: str,
             for event in events:
                 RecordingEvent.create(conversation=conversation.id, user=user.id, action=event, at=now,
                                       elapsed_seconds=elapsed_seconds(fresh, now))
+                _track_recording(conversation, event, now)
             _conversation_status(conversation, fresh, now)
             return snapshot(conversation, fresh)
     raise RoomActionError("Too many changes at once; try again.", code="busy")
+
+
+def _track_recording(conversation: Conversation, event: str, now: dt.datetime) -> None:
+    """The recording row the uploads and the processing hang on: made at the start, closed at the stop."""
+    if event == "start":
+        Recording.insert(conversation=conversation.id, started_at=now).on_conflict_ignore().execute()
+    elif event == "stop":
+        Recording.update(stopped_at=now).where(Recording.conversation == conversation.id).execute()
 
 
 class StaleStateError(RoomActionError):

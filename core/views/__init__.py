@@ -12,6 +12,7 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
     from core.views import (
         admin,
         admin_conversations,
+        admin_recordings,
         assets,
         auth,
         cohorts,
@@ -22,11 +23,12 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
         scheduling,
     )
     from core.views import live as live_views
+    from core.views import recording as recording_views
     from core.views import room as room_views
     from core.views.limits import apply_rate_limits
 
     for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views,
-                   room_views, admin_conversations):
+                   room_views, recording_views, admin_conversations, admin_recordings):
         app.register_blueprint(module.blueprint)
     from core.views import calendar
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, render_template, request
+from flask import Flask, jsonify, render_template, request
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
@@ -19,6 +20,9 @@ MESSAGES = {
     429: ("Too many attempts", "Please wait a while before you try again."),
     500: ("Something went wrong on our side", "We have noted the problem. Please try again in a few minutes."),
 }
+
+JSON_BLUEPRINTS = frozenset({"recording"})
+"""Blueprints whose clients are scripts: their errors are JSON ({"error", "code"}), not pages."""
 
 FALLBACK = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>"
             "<body><main><h1>{title}</h1><p>{text}</p><p><a href=\"/\">Home</a></p></main></body></html>")
@@ -38,12 +42,18 @@ def register_error_handlers(app: Flask) -> None:
     """Every HTTP error and every unexpected exception gets a page for people."""
 
     @app.errorhandler(CSRFError)
-    def csrf_error(error: CSRFError) -> tuple[str, int]:
-        return render_error(400, "The form expired or was sent from another site. Reload the page and try again.")
+    def csrf_error(error: CSRFError) -> Any:
+        text = "The form expired or was sent from another site. Reload the page and try again."
+        if request.blueprint in JSON_BLUEPRINTS:
+            return jsonify(error=text, code="csrf"), 400
+        return render_error(400, text)
 
     @app.errorhandler(HTTPException)
-    def http_error(error: HTTPException) -> tuple[str, int]:
+    def http_error(error: HTTPException) -> Any:
         own_words = error.description if error.description != type(error).description else None
+        if request.blueprint in JSON_BLUEPRINTS:
+            title, text = MESSAGES.get(error.code or 500, MESSAGES[400])
+            return jsonify(error=own_words or f"{title}. {text}", code=str(error.code)), error.code or 500
         return render_error(error.code or 500, own_words)
 
     @app.errorhandler(Exception)
