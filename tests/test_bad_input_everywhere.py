@@ -57,16 +57,23 @@ def world(app, make_user) -> dict[str, Any]:
         from core.scheduling.conversations import create_conversation
 
         conversation = create_conversation(ann.id, bob.id, starts_at=utcnow())  # its room is open now
+        from core.models.recording import Recording, RecordingTrack
+        from core.room.state import apply_action
+
+        for person in (ann, bob):  # the room records, and Ann's browser has a track to upload to
+            apply_action(conversation, person, "participant", "consent")
+        track = RecordingTrack.create(recording=Recording.get().id, user=ann.id)
     return {"user_id": bob.id, "invitation_id": invitation.id, "report_id": report.id, "cohort_id": cohort.id,
             "section_id": "about", "token": "not-a-real-token", "message_id": "nope",
-            "conversation_id": conversation.id, "provider_name": "webrtc"}
+            "conversation_id": conversation.id, "provider_name": "webrtc", "track_id": track.id,
+            "recording_id": track.recording_id}
 
 
-def post_routes(app: Any, ids: dict[str, Any]) -> list[str]:
-    """Every POST route with its arguments filled in from `ids`."""
+def post_routes(app: Any, ids: dict[str, Any], method: str = "POST") -> list[str]:
+    """Every POST (or PUT) route with its arguments filled in from `ids`."""
     urls = []
     for rule in app.url_map.iter_rules():
-        if "POST" not in rule.methods:
+        if method not in rule.methods:
             continue
         values = {name: ids.get(name, 1) for name in rule.arguments}
         with app.test_request_context():
@@ -113,12 +120,14 @@ def test_no_post_route_answers_a_server_error_to_bad_input(app, world, who):
             f"/admin/moderation/{world['report_id']}", f"/conversations/{world['conversation_id']}/room/trouble",
             f"/conversations/{world['conversation_id']}/notes", "/calls/webrtc/webhook",
             f"/admin/conversations/{world['conversation_id']}/facilitator"} <= set(routes)
+    put_routes = post_routes(app, world, "PUT")
+    assert f"/conversations/{world['conversation_id']}/recording/tracks/{world['track_id']}/chunks/1" in put_routes
     failures = []
-    for route in routes:
+    for method, route in [("post", route) for route in routes] + [("put", route) for route in put_routes]:
         if route == "/logout":
             continue
         for description, arguments in payloads(token):
-            response = client.post(route, **arguments)
+            response = getattr(client, method)(route, **arguments)
             body = response.get_data(as_text=True)
             if response.status_code >= 500 or re.search(r"Traceback|File \"/", body):
                 failures.append(f"{route} <- {description}: {response.status_code}")
