@@ -33,6 +33,16 @@ class BaseModel(peewee.Model):
         legacy_table_names = False
 
 
+def write_transaction() -> Any:
+    """A transaction that reads and then writes: on SQLite it takes the write lock at BEGIN (IMMEDIATE),
+    so a concurrent writer makes it wait (busy_timeout) instead of failing with "database is locked"
+    when its read snapshot went stale; on PostgreSQL an ordinary transaction. Nested, a savepoint."""
+    real = database.obj
+    if isinstance(real, peewee.SqliteDatabase) and not real.in_transaction():
+        return real.atomic(lock_type="IMMEDIATE")
+    return database.atomic()
+
+
 @contextlib.contextmanager
 def connection() -> Iterator[None]:
     """Use the open connection, or open one for the duration (and only then close it).

@@ -54,6 +54,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="A PostgreSQL server URL (its database is used to create the test database).")
 
 
+DATABASE_FIXTURES = frozenset({"database_url", "test_databases"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under --db postgresql, keep only the tests that touch the run's database (through the
+    database_url or test_databases fixtures, or marked `database`). The others (config files, audio,
+    the blob store, the CLI's own SQLite files) do not depend on the database the run uses and ran in
+    the SQLite pass already; running them twice costs minutes and proves nothing more.
+    OSS_CONNECT_TEST_EVERYTHING=1 runs every test under PostgreSQL too."""
+    if config.getoption("--db") != "postgresql" or os.environ.get("OSS_CONNECT_TEST_EVERYTHING") == "1":
+        return
+    keep, drop = [], []
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        uses_database = DATABASE_FIXTURES & names or item.get_closest_marker("database")
+        (keep if uses_database else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def in_ci() -> bool:
     """True on CI, where nothing may be skipped for a missing service."""
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")

@@ -261,6 +261,7 @@ class TestLeaky(CallProviderContract):
 '''
 
 
+@pytest.mark.database
 def test_a_plugin_authors_subclass_fails_for_a_broken_provider(pytester, request):
     """The whole class, run as a plugin author runs it, in its own process and database."""
     pytester.makepyfile(test_leaky=BROKEN_PLUGIN_TESTS)

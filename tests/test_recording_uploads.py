@@ -226,3 +226,24 @@ def test_finishing_a_track_is_idempotent_and_checked(app, ann, recording, chunks
 def test_a_bad_track_request_is_a_clear_400(app, ann, recording, body):
     response = ann.client.post(f"{ann.base}/tracks", json=body, headers={"X-CSRFToken": ann.csrf})
     assert response.status_code == 400 and response.get_json()["code"] == "bad_request"
+
+
+def test_both_browsers_starting_at_once_both_get_their_track(app, login, cast, recording):
+    """Two participants' recorders start in the same instant (SQLite once answered "database is locked")."""
+    import threading
+
+    recorders = [recorder_for(app, login, recording, email)
+                 for email in ("ann@example.org", "ben@example.org") * 3]
+    barrier = threading.Barrier(len(recorders))
+    answers: list[int] = []
+
+    def start(rec: Recorder) -> None:
+        barrier.wait()
+        answers.append(rec.new_track()[0])
+
+    threads = [threading.Thread(target=start, args=(rec,)) for rec in recorders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [201] * len(recorders)

@@ -11,7 +11,6 @@ from typing import Any
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
 
-from core.db import database
 from core.models import Conversation
 from core.recording import uploads
 from core.recording.uploads import UploadError
@@ -48,8 +47,7 @@ def create_track(conversation_id: int) -> Any:
     if not isinstance(body, dict):
         raise UploadError(400, "bad_request", 'Send JSON such as {"started_at_ms": 1700000000000, '
                           '"mime_type": "audio/webm;codecs=opus"}.')
-    with database.atomic():
-        track = uploads.create_track(conversation, current_user, body.get("started_at_ms"), body.get("mime_type"))
+    track = uploads.create_track(conversation, current_user, body.get("started_at_ms"), body.get("mime_type"))
     return jsonify(ok=True, track=uploads.track_summary(track)), 201
 
 
