@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -74,6 +75,7 @@ def make_site(folder: Path) -> tuple[Any, str]:
     app = create_app(load_config(folder / "oss-connect.yaml"))
     with database.connection_context():
         upgrade(database.obj, app.extensions["oss_connect"].migrations)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
     server = make_server("127.0.0.1", port, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return app, url
