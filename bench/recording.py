@@ -4,11 +4,14 @@ Run from the repository root: `python bench/recording.py`. Progress goes to stde
 stdout is a JSON object with:
 
 - `ingest_ratio`: the throughput of the real upload path (two participants' browsers, as two
-  clients, each PUTting its 5-second Opus chunks in order over HTTP to the served site, which checks
+  client processes, each PUTting its 5-second Opus chunks at Chromium's 128 kb/s in order over HTTP to
+  the site served as in production (`oss-connect serve`: gunicorn, one worker, threads), which checks
   size, checksum and content, writes each atomically into the local blob store and records it in
   SQLite) divided by the throughput of a raw write of the same chunks to the same disk (two threads,
   each chunk a file written and fsynced, as any store that keeps what it acknowledged must do),
   measured in the same run. Target >= 0.5.
+- `live_recorders_capacity` (extra): how many browsers recording at once this server keeps up with
+  (chunks per second times the timeslice).
 - `process_realtime_factor`: 50 minutes of two-track audio (3,000 s) divided by the wall time of the
   processing job (assembling both originals, remuxing, the Broadcast WAV master, the FLAC copy and
   the loudness-normalised listening copy, each stored with its checksum). Target >= 30.
@@ -16,15 +19,16 @@ stdout is a JSON object with:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import logging
 import os
+import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +38,11 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.db import database
-from tests.audio_fixtures import make_speechlike_webm
+from tests.audio_fixtures import chromium_like_chunks, make_speechlike_webm
 
 MINUTES = 50
 TIMESLICE = 5
+BROWSER_BITRATE = "128k"  # what Chromium's MediaRecorder gives audio/webm;codecs=opus by default (measured)
 PASSWORD = "correct horse battery staple"
 
 
@@ -46,11 +51,9 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def make_site(folder: Path) -> tuple[Any, str]:
-    """A served instance on SQLite with the local blob store; returns (app, base URL)."""
+def make_site(folder: Path) -> tuple[Any, str, Path]:
+    """An instance on SQLite with the local blob store, migrated; returns (app, base URL, config path)."""
     import socket
-
-    from werkzeug.serving import make_server
 
     from core.app import create_app
     from core.config import load_config
@@ -69,16 +72,38 @@ def make_site(folder: Path) -> tuple[Any, str]:
         "room": {"call_provider": "webrtc"},
         "scheduling": {"early_entry_minutes": 10, "slot_minutes": 75, "recorded_minutes": 50},
         "recording": {"upload_grace_minutes": 600},
+        "accounts": {"rate_limits": {"login": "1000 per minute"}},
         "plugins": {"call_webrtc": None},
     }
-    (folder / "oss-connect.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    app = create_app(load_config(folder / "oss-connect.yaml"))
+    path = folder / "oss-connect.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    app = create_app(load_config(path))
     with database.connection_context():
         upgrade(database.obj, app.extensions["oss_connect"].migrations)
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
-    server = make_server("127.0.0.1", port, app, threaded=True)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return app, url
+    return app, url, path
+
+
+@contextlib.contextmanager
+def served(config: Path, url: str) -> Iterator[None]:
+    """The site as production serves it (`oss-connect serve`: gunicorn, one worker, threads), in its own process."""
+    bind = url.removeprefix("http://")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "oss-connect"), "serve", "--config", str(config),
+                                "--bind", bind, "--threads", "16"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                requests.get(f"{url}/", timeout=2)
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or process.poll() is not None:
+                    raise RuntimeError("the site did not start") from None
+                time.sleep(0.2)
+        yield
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
 def recording_conversation(app: Any) -> tuple[Any, list[Any]]:
@@ -141,9 +166,10 @@ def raw_write_all(folder: Path, chunks: list[bytes]) -> None:
 
 
 def two_at_once(work: Any, arguments: list[tuple[Any, ...]]) -> float:
-    """Seconds to run `work` for both participants at the same time."""
+    """Seconds to run `work` for both participants at the same time, each in its own process (as two
+    browsers are)."""
     started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    with ProcessPoolExecutor(max_workers=2) as pool:
         for future in [pool.submit(work, *args) for args in arguments]:
             future.result()
     return time.perf_counter() - started
@@ -171,27 +197,26 @@ def seed_recording(app: Any, conversation: Any, people: list[Any], tracks: list[
 
 def main() -> None:
     """Run both measurements and print the figures."""
-    from core.recording.webm import split_clusters
-
     with tempfile.TemporaryDirectory(prefix="oss-bench-recording-", dir=Path.cwd()) as temp:
         folder = Path(temp)
         log(f"making two {MINUTES}-minute speech-like Opus/WebM tracks with ffmpeg ...")
-        sources = [make_speechlike_webm(folder / f"track{i}.webm", MINUTES * 60, seed=i, cluster_seconds=TIMESLICE)
-                   for i in (1, 2)]
-        tracks = [split_clusters(path.read_bytes()) for path in sources]
+        sources = [make_speechlike_webm(folder / f"track{i}.webm", MINUTES * 60, seed=i, cluster_seconds=TIMESLICE,
+                                        bitrate=BROWSER_BITRATE) for i in (1, 2)]
+        tracks = [chromium_like_chunks(path.read_bytes()) for path in sources]
         total_bytes = sum(len(chunk) for chunks in tracks for chunk in chunks)
         log(f"{sum(len(t) for t in tracks)} chunks, {total_bytes / 1e6:.1f} MB")
 
-        app, url = make_site(folder / "ingest")
+        app, url, config = make_site(folder / "ingest")
         conversation, people = recording_conversation(app)
-        log("ingest over HTTP (two participants at once) ...")
-        ingest_seconds = two_at_once(upload_all, [(url, conversation.id, person.email, chunks)
-                                                  for person, chunks in zip(people, tracks, strict=True)])
+        log("ingest over HTTP into `oss-connect serve` (two participants at once) ...")
+        with served(config, url):
+            ingest_seconds = two_at_once(upload_all, [(url, conversation.id, person.email, chunks)
+                                                      for person, chunks in zip(people, tracks, strict=True)])
         log("raw write of the same chunks (two threads, fsync each) ...")
         raw_seconds = two_at_once(raw_write_all, [(folder / "raw" / str(i), chunks)
                                                   for i, chunks in enumerate(tracks)])
 
-        site2, _ = make_site(folder / "process")
+        site2, _, _ = make_site(folder / "process")
         conversation2, people2 = recording_conversation(site2)
         recording_id = seed_recording(site2, conversation2, people2, tracks)
         log(f"processing {MINUTES} minutes of two-track audio ...")
@@ -208,6 +233,7 @@ def main() -> None:
         "ingest_mb_per_s": round(total_bytes / 1e6 / ingest_seconds, 2),
         "raw_write_mb_per_s": round(total_bytes / 1e6 / raw_seconds, 2),
         "ingest_chunks_per_s": round(sum(len(t) for t in tracks) / ingest_seconds, 1),
+        "live_recorders_capacity": int(sum(len(t) for t in tracks) / ingest_seconds * TIMESLICE),
         "process_seconds": round(process_seconds, 2),
         "process_realtime_factor": round(MINUTES * 60 / process_seconds, 1),
     }

@@ -13,14 +13,15 @@ from core.recording.audio import ffmpeg_executable
 from core.recording.webm import split_clusters
 
 
-def _encode_webm(path: Path, source: list[str], cluster_seconds: float) -> Path:
+def _encode_webm(path: Path, source: list[str], cluster_seconds: float, bitrate: str = "32k") -> Path:
     """Encode a lavfi source to mono 48 kHz Opus in WebM written to a pipe, as MediaRecorder does.
 
     Writing to a pipe gives a Segment of unknown size and no duration or cues, like a browser's stream.
     """
     command = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error", *source,
-               "-ac", "1", "-ar", "48000", "-c:a", "libopus", "-b:a", "32k", "-application", "voip",
-               "-cluster_time_limit", str(round(cluster_seconds * 1000)), "-f", "webm", "pipe:1"]
+               "-ac", "1", "-ar", "48000", "-c:a", "libopus", "-b:a", bitrate, "-application", "voip",
+               "-cluster_time_limit", str(round(cluster_seconds * 1000)), "-cluster_size_limit", "4000000",
+               "-f", "webm", "pipe:1"]
     done = subprocess.run(command, capture_output=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ffmpeg could not make {path}: {done.stderr.decode(errors='replace')}")
@@ -39,13 +40,13 @@ def make_tone_webm(path: Path, seconds: float, frequency: float, *, amplitude: f
 
 
 def make_speechlike_webm(path: Path, seconds: float, *, level: float = 0.1, seed: int = 1,
-                         cluster_seconds: float = 1.0) -> Path:
+                         cluster_seconds: float = 1.0, bitrate: str = "32k") -> Path:
     """A MediaRecorder-like Opus/WebM of pink noise in syllable-rate bursts with pauses (for loudness tests)."""
     envelope = "(0.6+0.4*sin(2*PI*4*t))*gt(sin(2*PI*0.35*t)\\,-0.3)"
     source = ["-f", "lavfi", "-i",
               f"anoisesrc=color=pink:sample_rate=48000:amplitude={level}:seed={seed}:duration={seconds}",
               "-af", f"volume='{envelope}':eval=frame"]
-    return _encode_webm(Path(path), source, cluster_seconds)
+    return _encode_webm(Path(path), source, cluster_seconds, bitrate)
 
 
 def _vint_length(first: int) -> int:

@@ -100,11 +100,15 @@ def move_stop_back(app: Any, minutes: float) -> None:
     import datetime as dt
 
     from core.models import RecordingEvent
+    from core.models.recording import Recording
 
     with app.app_context(), database.connection_context():
         for event in RecordingEvent.select():
             RecordingEvent.update(at=event.at - dt.timedelta(minutes=minutes)).where(
                 RecordingEvent.id == event.id).execute()
+        for recording in Recording.select().where(Recording.stopped_at.is_null(False)):
+            Recording.update(stopped_at=recording.stopped_at - dt.timedelta(minutes=minutes)).where(
+                Recording.id == recording.id).execute()
 
 
 def seed_take(app: Any, conversation: Any, user: Any, chunks: list[bytes], *, finished: bool = True) -> int:

@@ -56,7 +56,6 @@ def up(migrator, db):
         timeline_seconds = FloatField(default=0.0)
         chunk_total = IntegerField(null=True)
         finished_at = DateTimeField(null=True)
-        bytes_received = BigIntegerField(default=0)
         provider_ref = CharField(max_length=500, null=True)
         created_at = DateTimeField(default=now)
 

@@ -47,7 +47,6 @@ class RecordingTrack(BaseModel):
     timeline_seconds = peewee.FloatField(default=0.0)
     chunk_total = peewee.IntegerField(null=True)
     finished_at = UTCDateTimeField(null=True)
-    bytes_received = peewee.BigIntegerField(default=0)
     provider_ref = peewee.CharField(max_length=500, null=True)
     created_at = UTCDateTimeField(default=utcnow)
 

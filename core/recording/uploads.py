@@ -72,10 +72,10 @@ def stopped_at(conversation: Conversation) -> dt.datetime | None:
     return event.at if event else None
 
 
-def uploads_close_at(conversation: Conversation) -> dt.datetime | None:
+def uploads_close_at(conversation: Conversation, recording: Recording | None = None) -> dt.datetime | None:
     """After this moment no chunk is taken: the stop (or the booked slot's end) plus the grace period."""
     grace = dt.timedelta(minutes=settings().upload_grace_minutes)
-    stop = stopped_at(conversation)
+    stop = recording.stopped_at if recording is not None else stopped_at(conversation)
     if stop is not None:
         return stop + grace
     window = join_window(conversation)
@@ -88,7 +88,7 @@ def closed_reason(conversation: Conversation, recording: Recording | None, now: 
         return "The recording has not started: both of you need to agree to it first."
     if recording.status != "open":
         return "This recording is complete and is being processed; nothing more can be added to it."
-    close_at = uploads_close_at(conversation)
+    close_at = uploads_close_at(conversation, recording)
     if close_at is not None and now > close_at:
         return "Uploads for this recording closed after the conversation; it is processed with what arrived."
     return None
@@ -109,8 +109,7 @@ def track_summary(track: RecordingTrack) -> dict[str, Any]:
 
 def held_sequences(track: RecordingTrack) -> list[int]:
     """The sequences of `track` the server holds, in order."""
-    return [row.sequence for row in RecordingChunk.select(RecordingChunk.sequence)
-            .where(RecordingChunk.track == track.id).order_by(RecordingChunk.sequence)]
+    return sorted(_held(track))
 
 
 def upload_status(conversation: Conversation, user: User) -> dict[str, Any]:
@@ -167,48 +166,54 @@ def _trusted_start(started_at_ms: float, now: dt.datetime) -> dt.datetime:
     return claimed if abs(now - claimed) <= CLOCK_TOLERANCE else now
 
 
-def own_track(conversation: Conversation, user: User, track_id: int) -> RecordingTrack:
-    """The caller's browser track of this conversation, or 404."""
-    track = (RecordingTrack.select().join(Recording)
+def own_track(conversation_id: int, user: User, track_id: int) -> RecordingTrack:
+    """The caller's browser track of this conversation, with its recording and conversation, or 404.
+
+    One query: only the track's own participant ever gets it, so this is also the participant check."""
+    track = (RecordingTrack.select(RecordingTrack, Recording, Conversation)
+             .join(Recording).join(Conversation)
              .where((RecordingTrack.id == track_id) & (RecordingTrack.user == user.id)
-                    & (RecordingTrack.source == "browser") & (Recording.conversation == conversation.id))
+                    & (RecordingTrack.source == "browser") & (Recording.conversation == conversation_id)
+                    & user.is_active)
              .first())
     if track is None:
         raise UploadError(404, "not_found", "There is no such recording track of yours; reload the page.")
     return track
 
 
-def store_chunk(conversation: Conversation, track: RecordingTrack, sequence: int, data: bytes,
-                claimed_sha256: str) -> ChunkReceipt:
-    """Check and keep one chunk; idempotent for the same bytes. UploadError says why not."""
+def store_chunk(track: RecordingTrack, sequence: int, data: bytes, claimed_sha256: str) -> ChunkReceipt:
+    """Check and keep one chunk; idempotent for the same bytes. UploadError says why not.
+
+    `track` comes from own_track (its recording and conversation loaded with it)."""
     config = settings()
     claimed = (claimed_sha256 or "").strip().lower()
     if not SHA256_HEX.match(claimed):
         raise UploadError(400, "bad_request", "Send the chunk's SHA-256 as 64 hexadecimal digits in the "
-                            "X-Chunk-SHA256 header.")
+                          "X-Chunk-SHA256 header.")
     if sequence < 0:
         raise UploadError(400, "bad_request", "The sequence must be 0 or more.")
     if sequence >= max_sequences():
         raise UploadError(413, "too_long", f"This recording is longer than the {config.max_minutes} minutes "
-                            "allowed (recording.max_minutes); the rest is not kept.")
+                          "allowed (recording.max_minutes); the rest is not kept.")
     if len(data) > config.max_chunk_bytes:
         raise UploadError(413, "too_large", f"This chunk has {len(data)} bytes; at most "
-                            f"{config.max_chunk_bytes} are taken (recording.max_chunk_bytes).")
+                          f"{config.max_chunk_bytes} are taken (recording.max_chunk_bytes).")
     if not data:
         raise UploadError(400, "bad_request", "The chunk is empty; send its bytes in the request body.")
     actual = hashlib.sha256(data).hexdigest()
     if actual != claimed:
         raise UploadError(422, "checksum", "The chunk arrived damaged (its SHA-256 differs from the one "
-                            "sent); it was discarded. Send it again.")
-    held = RecordingChunk.get_or_none((RecordingChunk.track == track.id) & (RecordingChunk.sequence == sequence))
-    if held is not None:
-        return _already_held(track, held, actual)
-    reason = closed_reason(conversation, track.recording, utcnow())
+                          "sent); it was discarded. Send it again.")
+    held = _held(track)
+    if sequence in held:
+        return _already_held(sequence, held, actual)
+    recording = track.recording
+    reason = closed_reason(recording.conversation, recording, utcnow())
     if reason:
         raise UploadError(403, "closed", reason)
     if track.chunk_total is not None and sequence >= track.chunk_total:
         raise UploadError(409, "final", f"This track was finished with {track.chunk_total} chunks; "
-                            f"chunk {sequence} does not belong to it.")
+                          f"chunk {sequence} does not belong to it.")
     try:
         if sequence == 0:
             check_first_chunk(data)
@@ -219,24 +224,29 @@ def store_chunk(conversation: Conversation, track: RecordingTrack, sequence: int
     key = chunk_key(track.recording_id, track.id, sequence, actual)
     platform().blobs.put_bytes(key, data)
     try:
-        with database.atomic():
-            RecordingChunk.create(track=track.id, sequence=sequence, size=len(data), sha256=actual, blob_key=key)
-            RecordingTrack.update(bytes_received=RecordingTrack.bytes_received + len(data)).where(
-                RecordingTrack.id == track.id).execute()
+        RecordingChunk.insert(track=track.id, sequence=sequence, size=len(data), sha256=actual,
+                              blob_key=key).execute()
     except peewee.IntegrityError:  # the same sequence arrived twice at once: the first one stands
-        held = RecordingChunk.get((RecordingChunk.track == track.id) & (RecordingChunk.sequence == sequence))
-        if held.blob_key != key:
+        first = RecordingChunk.get((RecordingChunk.track == track.id) & (RecordingChunk.sequence == sequence))
+        if first.blob_key != key:
             platform().blobs.delete(key)
-        return _already_held(track, held, actual)
-    return ChunkReceipt(stored=True, held=held_sequences(track))
+        return _already_held(sequence, {**held, sequence: first.sha256}, actual)
+    held[sequence] = actual
+    return ChunkReceipt(stored=True, held=sorted(held))
 
 
-def _already_held(track: RecordingTrack, held: RecordingChunk, actual: str) -> ChunkReceipt:
+def _held(track: RecordingTrack) -> dict[int, str]:
+    """Every sequence the track holds, with its checksum (one query)."""
+    return dict(RecordingChunk.select(RecordingChunk.sequence, RecordingChunk.sha256)
+                .where(RecordingChunk.track == track.id).tuples())
+
+
+def _already_held(sequence: int, held: dict[int, str], actual: str) -> ChunkReceipt:
     """A retry of a held chunk: nothing changes; different bytes at that sequence are a conflict."""
-    if held.sha256 != actual:
-        raise UploadError(409, "conflict", f"A different chunk {held.sequence} is already held for this "
-                            "track; the held one is kept. Start a new track rather than rewriting one.")
-    return ChunkReceipt(stored=False, held=held_sequences(track))
+    if held[sequence] != actual:
+        raise UploadError(409, "conflict", f"A different chunk {sequence} is already held for this "
+                          "track; the held one is kept. Start a new track rather than rewriting one.")
+    return ChunkReceipt(stored=False, held=sorted(held))
 
 
 def finish_track(conversation: Conversation, track: RecordingTrack, chunks: Any) -> RecordingTrack:

@@ -288,6 +288,11 @@ def _check_tracks(data: bytes, tracks: _Element) -> str:
     return "webm"
 
 
+SNIFF_ELEMENTS = 48
+"""How many complete elements a continuation chunk must start with (a second of Opus blocks, more or less):
+walking a whole 80 KB chunk element by element cost more than the rest of its upload."""
+
+
 def _walk_cluster_level(data: bytes, *, allowed_first: frozenset[int]) -> bool:
     """True when ``data`` is a run of cluster-level elements.
 
@@ -297,6 +302,8 @@ def _walk_cluster_level(data: bytes, *, allowed_first: frozenset[int]) -> bool:
     pos = 0
     complete = 0
     while pos < len(data):
+        if complete >= SNIFF_ELEMENTS:  # enough to know what it is; the rest is read when it is decoded
+            return True
         try:
             element = _element_at(data, pos)
         except _TruncatedError:

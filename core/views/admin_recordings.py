@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from peewee import fn
 from werkzeug.wrappers import Response
 
 from core.api import platform
+from core.models import Conversation, User
 from core.models.recording import Recording, RecordingChunk, RecordingOutput, RecordingTrack
+from core.room.calls import display_name
 from core.views.admin import admin_required
 from core.views.forms import TextForm
 
@@ -27,14 +30,22 @@ def recordings() -> str:
     """Recordings, newest first, with their tracks and processed files."""
     listed = list(Recording.select().order_by(Recording.created_at.desc()).limit(200))
     ids = [recording.id for recording in listed]
+    conversations = {conversation.id: conversation for conversation in Conversation.select().where(
+        Conversation.id.in_([recording.conversation_id for recording in listed]))}
     tracks: dict[int, list[dict[str, Any]]] = {recording_id: [] for recording_id in ids}
+    held = {track_id: (count, size or 0) for track_id, count, size in
+            RecordingChunk.select(RecordingChunk.track, fn.COUNT(RecordingChunk.id), fn.SUM(RecordingChunk.size))
+            .join(RecordingTrack).where(RecordingTrack.recording.in_(ids)).group_by(RecordingChunk.track).tuples()}
     for track in RecordingTrack.select().where(RecordingTrack.recording.in_(ids)).order_by(RecordingTrack.id):
-        tracks[track.recording_id].append({
-            "track": track, "held": RecordingChunk.select().where(RecordingChunk.track == track.id).count()})
+        count, size = held.get(track.id, (0, 0))
+        tracks[track.recording_id].append({"track": track, "held": count, "bytes": size})
     outputs: dict[int, list[RecordingOutput]] = {recording_id: [] for recording_id in ids}
     for output in RecordingOutput.select().where(RecordingOutput.recording.in_(ids)).order_by(RecordingOutput.id):
         outputs[output.recording_id].append(output)
+    people = {user.id: display_name(user, "participant") for user in User.select().where(User.id.in_(
+        [c.a_id for c in conversations.values()] + [c.b_id for c in conversations.values()]))}
     return render_template("recording/admin_recordings.html", recordings=listed, tracks=tracks, outputs=outputs,
+                           conversations=conversations, people=people,
                            form=TextForm(), config_recording=platform().settings.recording)
 
 

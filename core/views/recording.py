@@ -16,6 +16,8 @@ from core.recording import uploads
 from core.recording.uploads import UploadError
 
 blueprint = Blueprint("recording", __name__)
+SIGNED_OUT = ("Your session ended: sign in again in this browser, then reload the room. Your recording waits "
+              "in this browser meanwhile.")
 
 
 @blueprint.errorhandler(UploadError)
@@ -26,8 +28,7 @@ def refused(error: UploadError) -> Any:
 
 def _conversation(conversation_id: int) -> Conversation:
     if not current_user.is_authenticated:
-        raise UploadError(401, "signed_out", "Your session ended: sign in again in this browser, then reload "
-                          "the room. Your recording waits in this browser meanwhile.")
+        raise UploadError(401, "signed_out", SIGNED_OUT)
     conversation = Conversation.get_or_none(Conversation.id == conversation_id)
     return uploads.participant_or_refuse(conversation, current_user)
 
@@ -54,15 +55,16 @@ def create_track(conversation_id: int) -> Any:
 @blueprint.put("/conversations/<int:conversation_id>/recording/tracks/<int:track_id>/chunks/<int:sequence>")
 def put_chunk(conversation_id: int, track_id: int, sequence: int) -> Any:
     """Keep one chunk (idempotent); 201 when stored now, 200 when it was already held."""
-    conversation = _conversation(conversation_id)
-    track = uploads.own_track(conversation, current_user, track_id)
+    if not current_user.is_authenticated:
+        raise UploadError(401, "signed_out", SIGNED_OUT)
+    track = uploads.own_track(conversation_id, current_user, track_id)
     limit = uploads.settings().max_chunk_bytes
     if request.content_length is not None and request.content_length > limit:
         raise UploadError(413, "too_large", f"This chunk has {request.content_length} bytes; at most {limit} "
                           "are taken (recording.max_chunk_bytes).")
     request.max_content_length = limit + 1  # this route's own limit, above the site's 2 MB for forms
     data = request.stream.read(limit + 1)
-    receipt = uploads.store_chunk(conversation, track, sequence, data, request.headers.get("X-Chunk-SHA256", ""))
+    receipt = uploads.store_chunk(track, sequence, data, request.headers.get("X-Chunk-SHA256", ""))
     return jsonify(ok=True, stored=receipt.stored, held=receipt.held), 201 if receipt.stored else 200
 
 
@@ -70,7 +72,7 @@ def put_chunk(conversation_id: int, track_id: int, sequence: int) -> Any:
 def finish_track(conversation_id: int, track_id: int) -> Any:
     """Say how many chunks the take has in all; processing starts once both participants' takes are in."""
     conversation = _conversation(conversation_id)
-    track = uploads.own_track(conversation, current_user, track_id)
+    track = uploads.own_track(conversation.id, current_user, track_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise UploadError(400, "bad_request", 'Send JSON such as {"chunks": 12}.')

@@ -84,6 +84,11 @@
     root.dataset.prompt = state.prompt || "";
     root.dataset.recording = state.recording.state;
     render();
+    announce();
+  }
+
+  function announce() {  /* the recorder (recorder.js) and other listeners follow the shared state */
+    document.dispatchEvent(new CustomEvent("oss:room-state", { detail: state }));
   }
 
   function render() {
@@ -371,4 +376,5 @@
   window.setInterval(function () { if (state.timer.started) { renderTimer(); } }, 500);
   render();
   window.ossRoom = { state: function () { return state; }, callStatus: function () { return callStatus; } };
+  announce();
 }());
