@@ -7,6 +7,7 @@ import hashlib
 import os
 import shutil
 import socket
+import subprocess
 import threading
 import uuid
 from collections.abc import Iterator
@@ -388,17 +389,24 @@ def test_bad_s3_prefix_is_refused():
         S3BlobStore(BUCKET, "../", client=None)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes through chmod")
 def test_check_reports_an_unwritable_folder(tmp_path):
+    """A folder nobody may write to: mode 0555, or for root (who writes through any mode) the
+    immutable attribute (`chattr +i`, ext4)."""
     locked = tmp_path / "locked"
     locked.mkdir()
-    locked.chmod(0o500)
+    as_root = os.geteuid() == 0
+    if as_root:
+        subprocess.run(["chattr", "+i", str(locked)], check=True)
+    else:
+        locked.chmod(0o555)
     try:
         with pytest.raises(BlobStoreError, match=r"permission denied.*write access.*storage\.folder"):
             LocalBlobStore(locked / "blobs").check()
         with pytest.raises(BlobStoreError, match="permission denied"):
             LocalBlobStore(locked).check()
     finally:
+        if as_root:
+            subprocess.run(["chattr", "-i", str(locked)], check=True)
         locked.chmod(0o700)
 
 

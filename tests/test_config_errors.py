@@ -211,7 +211,7 @@ def test_unknown_section_suggests_the_closest_one(tmp_path):
     """)
     assert_refused(outcome, tmp_path,
                    f"{config}:3: databse: unknown key (expected one of: accounts, database, jobs, mail, matching, "
-                   "plugins, program, realtime, room, scheduling, site, theme, got 'databse'); "
+                   "plugins, program, realtime, recording, room, scheduling, site, storage, theme, got 'databse'); "
                    "did you mean 'database'?")
 
 

@@ -339,3 +339,57 @@ def test_killed_with_sigkill_part_way_a_restart_completes_with_one_set_of_output
     made = [key for key in keys if "/chunks/" not in key]
     assert len(made) == 5, made  # two originals, master.wav, master.flac, access.opus: one of each
     assert not (instance / "work" / f"recording-{recording_id}").exists()
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint() -> Any:
+    """A real S3-compatible server (moto) on a free port, with the bucket `oss-recordings`."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                 aws_secret_access_key="test").create_bucket(Bucket="oss-recordings")
+    yield endpoint
+    server.stop()
+
+
+class TestWithTheBlobsInS3:
+    """The same pipeline with `storage.backend: s3`: chunks, originals and outputs live in the bucket."""
+
+    @pytest.fixture
+    def oss_connect_settings(self, s3_endpoint) -> dict[str, Any]:
+        return deep_merge(ROOM_SETTINGS, {"storage": {"backend": "s3", "s3": {
+            "bucket": "oss-recordings", "endpoint_url": s3_endpoint, "prefix": f"run-{os.getpid()}-{time.time_ns()}/",
+            "access_key_id": "test", "secret_access_key": "test"}}})
+
+    def test_uploads_and_processing_keep_everything_in_the_bucket(self, app, login, cast, conversation, tones,
+                                                                   instance, tmp_path):
+        consent_both(app, conversation, cast["ann"], cast["ben"])
+        for name in ("ann", "ben"):
+            upload_take(recorder(app, login, conversation, f"{name}@example.org"), webm_chunks(tones[name]),
+                        time.time() * 1000, finish=False)
+        room_action(app, conversation, cast["ann"], "stop")
+        with app.app_context(), database.connection_context():
+            from core.models.recording import RecordingTrack
+
+            for track in RecordingTrack.select():  # as the browsers' finishes would
+                RecordingTrack.update(chunk_total=len(webm_chunks(tones["ann" if track.user_id == cast["ann"].id
+                                                                        else "ben"]))).where(
+                    RecordingTrack.id == track.id).execute()
+            from core.recording.processing import process_recording
+
+            assert process_recording(the_recording(app).id) == "processed"
+            store = app.extensions["oss_connect"].blobs
+            keys = store.keys("recordings/")
+        assert type(store).__name__ == "S3BlobStore"
+        assert {key.rsplit("/", 1)[-1] for key in keys} >= {"master.wav", "master.flac", "access.opus",
+                                                            "original.webm"}
+        assert not (instance / "blobs").exists(), "nothing went to the local folder"
+        samples, rate, _, _ = decode(fetch(app, outputs(app)["master"], tmp_path))
+        assert samples.shape[0] == 2 and rate == 48000
