@@ -145,3 +145,26 @@ def csrf_token_from(html: str) -> str:
 def _artifacts_folder() -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("OSS_CONNECT_TEST_ARTIFACTS", str(ARTIFACTS))
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[str]:
+    """A real S3-compatible HTTP server (moto's) on a free port, for this test process; its address."""
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def s3_bucket(endpoint: str, name: str) -> str:
+    """Create the bucket `name` on the S3 server at `endpoint` (if it is not there yet); returns `endpoint`."""
+    import boto3
+
+    client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
+                          aws_secret_access_key="test")
+    if name not in {bucket["Name"] for bucket in client.list_buckets().get("Buckets", [])}:
+        client.create_bucket(Bucket=name)
+    return endpoint

@@ -6,7 +6,6 @@ import errno
 import hashlib
 import os
 import shutil
-import socket
 import subprocess
 import threading
 import uuid
@@ -15,7 +14,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from core.blobs import (
     BlobKeyError,
@@ -29,29 +27,17 @@ from core.blobs import (
     validate_key,
 )
 from core.config.schema import S3StorageSettings, StorageSettings
+from tests.conftest import free_port, s3_bucket
 
 BUCKET = "oss-connect-test"
 BAD_KEYS = ["../x", "/abs", "a//b", "A", "a\\b", "a\x00b", ".hidden", "café", "a" * 513, "", "a/", "a/../b",
             "a/./b", "a\n", "x y", "recordings/Upper"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    """A real S3-compatible HTTP server (moto) on a free port, holding the bucket BUCKET."""
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket=BUCKET)
-    yield endpoint
-    server.stop()
+def s3_endpoint(s3_server: str) -> str:
+    """The real S3-compatible server (moto), holding the bucket BUCKET."""
+    return s3_bucket(s3_server, BUCKET)
 
 
 def _s3_settings(endpoint: str, **changes: object) -> S3StorageSettings:
@@ -104,7 +90,7 @@ def untouchable(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     root = tmp_path_factory.mktemp("untouchable") / "never-created"
     if request.param == "local":
         return LocalBlobStore(root), root
-    closed = f"http://127.0.0.1:{_free_port()}"
+    closed = f"http://127.0.0.1:{free_port()}"
     return S3BlobStore.from_settings(_s3_settings(closed), connect_timeout=0.5, max_attempts=1), root
 
 
@@ -343,7 +329,7 @@ def test_check_reports_a_missing_bucket(s3_endpoint):
 
 
 def test_check_reports_an_unreachable_endpoint():
-    endpoint = f"http://127.0.0.1:{_free_port()}"
+    endpoint = f"http://127.0.0.1:{free_port()}"
     store = S3BlobStore.from_settings(_s3_settings(endpoint), connect_timeout=0.5, max_attempts=1)
     with pytest.raises(BlobStoreError, match=rf"the S3 endpoint {endpoint} cannot be reached.*"
                                              r"storage\.s3\.endpoint_url"):

@@ -7,18 +7,15 @@ import socket
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from core.db import database
 from core.testing import deep_merge
 from tests.audio_fixtures import make_tone_webm
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, s3_bucket
 from tests.recording_helpers import consent_both, room_action, seed_take, webm_chunks
 from tests.room_fakes import ROOM_SETTINGS, booked, people, room_plugins
 
@@ -125,15 +122,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket="oss-recordings")
-    yield endpoint
-    server.stop()
+def s3_endpoint(s3_server: str) -> str:
+    """The real S3-compatible server (moto), holding the bucket `oss-recordings`."""
+    return s3_bucket(s3_server, "oss-recordings")
 
 
 def check(folder: Path, storage: str) -> subprocess.CompletedProcess[str]:

@@ -26,6 +26,7 @@ from core.api import CallRoom, ProviderRecording
 from core.db import database
 from core.testing import deep_merge
 from tests.audio_fixtures import decode, make_tone_webm
+from tests.conftest import s3_bucket
 from tests.recording_helpers import Recorder, consent_both, move_stop_back, room_action, seed_take, webm_chunks
 from tests.room_fakes import ROOM_SETTINGS, EchoCall, EchoPlugin, booked, people
 
@@ -342,21 +343,9 @@ def test_killed_with_sigkill_part_way_a_restart_completes_with_one_set_of_output
 
 
 @pytest.fixture(scope="module")
-def s3_endpoint() -> Any:
-    """A real S3-compatible server (moto) on a free port, with the bucket `oss-recordings`."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
-    boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                 aws_secret_access_key="test").create_bucket(Bucket="oss-recordings")
-    yield endpoint
-    server.stop()
+def s3_endpoint(s3_server: str) -> str:
+    """The real S3-compatible server (moto), holding the bucket `oss-recordings`."""
+    return s3_bucket(s3_server, "oss-recordings")
 
 
 class TestWithTheBlobsInS3:
