@@ -421,41 +421,55 @@ def process_recording_command(ctx: click.Context, config_path: str | None, recor
     """Make the master, FLAC and listening copy of recordings now, with a progress bar (the worker does this
     by itself; use this to watch it, to retry a failure, or to finish a run whose process died)."""
     from core.db import database
-    from core.recording.processing import due_recording_ids, process_recording
+    from core.models.recording import Recording
+    from core.recording.processing import due_recording_ids
 
+    if not recording_ids and not due:
+        _fail(click.UsageError("name the recordings to process (their numbers are on /admin/recordings), "
+                               "or pass --due"))
     app = app_or_exit(ctx, config_path)
+    failed = 0
     with app.app_context(), database.connection_context():
         ids = list(recording_ids) + (due_recording_ids() if due else [])
         if not ids:
-            _fail(click.UsageError("name the recordings to process (their numbers are on /admin/recordings), "
-                                   "or pass --due"))
-        failed = 0
+            click.echo("no recording is due: each is processed, still waiting for uploads, or being processed")
         for recording_id in ids:
-            with click.progressbar(length=1000, label=f"recording {recording_id}", show_percent=True) as bar:
-                done = [0]
-
-                def advance(fraction: float, label: str, bar: Any = bar, done: list[int] = done) -> None:
-                    step = int(fraction * 1000) - done[0]
-                    if step > 0:
-                        bar.update(step)
-                        done[0] += step
-
-                outcome = process_recording(recording_id, retry_failed=retry, listener=advance)
-            from core.models.recording import Recording
-
             recording = Recording.get_or_none(Recording.id == recording_id)
             if recording is None:
                 click.echo(f"recording {recording_id}: there is no such recording", err=True)
                 failed += 1
-            elif outcome == "failed":
+                continue
+            if recording.status == "processed" or (recording.status == "failed" and not retry):
+                click.echo(f"recording {recording_id}: nothing to do ({recording.status}"
+                           f"{'; pass --retry to process it again' if recording.status == 'failed' else ''})")
+                continue
+            outcome = _process_with_progress_bar(recording_id, retry)
+            recording = Recording.get_by_id(recording_id)
+            if outcome == "failed":
                 click.echo(f"recording {recording_id}: failed: {recording.error}", err=True)
                 failed += 1
             elif outcome == "skipped":
-                click.echo(f"recording {recording_id}: nothing to do ({recording.status}"
-                           f"{'; pass --retry to process it again' if recording.status == 'failed' else ''})")
+                click.echo(f"recording {recording_id}: another process is working on it ({recording.progress_label})")
             else:
                 click.echo(f"recording {recording_id}: processed")
     sys.exit(1 if failed else 0)
+
+
+def _process_with_progress_bar(recording_id: int, retry: bool) -> str:
+    """Process one recording, drawing a progress bar from the job's own reports; returns its outcome."""
+    from core.recording.processing import process_recording
+
+    with click.progressbar(length=1000, label=f"recording {recording_id}", show_percent=True) as bar:
+        done = 0
+
+        def advance(fraction: float, label: str) -> None:
+            nonlocal done
+            step = int(fraction * 1000) - done
+            if step > 0:
+                bar.update(step)
+                done += step
+
+        return process_recording(recording_id, retry_failed=retry, listener=advance)
 
 
 @cli.group()

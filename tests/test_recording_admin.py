@@ -172,3 +172,34 @@ def test_check_refuses_a_local_folder_that_cannot_be_made(tmp_path):
     """)
     assert done.returncode == 2 and "storage:" in done.stderr and "taken" in done.stderr
     assert not (tmp_path / "blobs").exists()
+
+
+def test_the_process_recording_command_says_what_it_did(app, cast, conversation, instance, tmp_path):
+    import yaml
+
+    from core.models.recording import Recording
+
+    settings = yaml.safe_load((instance / "oss-connect.yaml").read_text())
+    settings["plugins"] = {}  # the test's in-process plugins are not installed
+    config = instance / "cli.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+
+    def command(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(OSS_CONNECT), "process-recording", *args, "--config", str(config)],
+                              capture_output=True, text=True, timeout=120)
+
+    done = command()
+    assert done.returncode == 2 and "or pass --due" in done.stderr
+    done = command("--due")
+    assert done.returncode == 0 and "no recording is due" in done.stdout
+    done = command("999")
+    assert done.returncode == 1 and "recording 999: there is no such recording" in done.stderr
+    tone = make_tone_webm(tmp_path / "tone.webm", seconds=3, frequency=440)
+    seed_take(app, conversation, cast["ann"], webm_chunks(tone))
+    with app.app_context(), database.connection_context():
+        recording_id = Recording.get().id
+    done = command(str(recording_id))
+    assert done.returncode == 0 and f"recording {recording_id}: processed" in done.stdout, done.stderr
+    assert done.stdout.startswith(f"recording {recording_id}\n")  # the progress bar's label (no bar off a terminal)
+    done = command(str(recording_id))
+    assert done.returncode == 0 and "nothing to do (processed)" in done.stdout
