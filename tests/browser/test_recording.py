@@ -325,6 +325,7 @@ def test_twenty_seconds_in_two_browsers_become_the_archival_master_and_the_liste
     from core.models.recording import Recording, RecordingOutput
     from core.recording.audio import integrated_loudness
     from tests.audio_fixtures import decode
+    from tests.browser.test_accessibility import assert_accessible
     from tests.browser.test_room import screenshot_options
     from tests.browser.test_screenshots import DESKTOP, assert_sane_png, save_screenshot
 
@@ -367,4 +368,5 @@ def test_twenty_seconds_in_two_browsers_become_the_archival_master_and_the_liste
         admin.goto(f"{live_server.url}/admin/recordings")
         admin.wait_for_selector(f"#recording-{recording.id}[data-status=processed]")
         assert "master" in admin.locator(f"#recording-{recording.id}").inner_text()
+        assert_accessible(admin)
         assert_sane_png(save_screenshot(admin, "admin-recordings"), DESKTOP["width"])
