@@ -4,7 +4,7 @@
    removed from IndexedDB once the server holds it. After a network cut, a reload or a crash the page asks
    the server which sequences it holds, drops those, and uploads only the rest: nothing is sent twice.
    A reload mid-recording starts a new track (a new MediaRecorder run has its own WebM header); the old
-   track is finished with the number of chunks recorded for it. The HTTP contract: docs of issue 7
+   track is finished with the number of chunks recorded for it. The HTTP contract: docs/recording.md
    (GET status, POST tracks, PUT chunks, POST finish). Tests read window.ossRecorder. */
 (function () {
   "use strict";
