@@ -37,7 +37,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.db import database
+from core.db import database, utcnow
 from tests.audio_fixtures import chromium_like_chunks, make_speechlike_webm
 
 MINUTES = 50
@@ -114,16 +114,10 @@ def recording_conversation(app: Any) -> tuple[Any, list[Any]]:
 
     with app.app_context(), database.connection_context():
         people = [create_user(f"bench{i}@example.org", PASSWORD, verified=True) for i in (1, 2)]
-        conversation = create_conversation(people[0].id, people[1].id, starts_at=_now())
+        conversation = create_conversation(people[0].id, people[1].id, starts_at=utcnow())
         for person in people:
             apply_action(conversation, person, "participant", "consent")
     return conversation, people
-
-
-def _now() -> Any:
-    from core.db import utcnow
-
-    return utcnow()
 
 
 def signed_in(url: str, email: str) -> tuple[requests.Session, str]:

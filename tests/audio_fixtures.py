@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import struct
 import subprocess
 from pathlib import Path
 
@@ -91,3 +92,15 @@ def decode(path: Path) -> tuple[np.ndarray, int, str, str]:
             blocks.append(array if frame.format.is_planar else array.reshape(-1, channels).T)
         rate = stream.rate
     return np.concatenate(blocks, axis=1), rate, codec, sample_format
+
+
+def riff_chunks(path: Path) -> dict[bytes, bytes]:
+    """The chunks of a WAV file by id (b"fmt ", b"bext", ...), each cut to its first 4 KB."""
+    data = path.read_bytes()
+    assert data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE"
+    chunks, position = {}, 12
+    while position + 8 <= len(data):
+        chunk_id, size = data[position:position + 4], struct.unpack("<I", data[position + 4:position + 8])[0]
+        chunks[chunk_id] = data[position + 8:position + 8 + min(size, 4096)]
+        position += 8 + size + (size & 1)
+    return chunks

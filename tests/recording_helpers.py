@@ -87,6 +87,13 @@ class Recorder:
         return track_id
 
 
+def signed_in_recorder(app: Any, login: Any, conversation: Any, email: str) -> Recorder:
+    """The recorder of `email`'s browser: a test client signed in through the real form."""
+    client = app.test_client()
+    login(email, test_client=client)
+    return Recorder(client, conversation.id)
+
+
 def webm_chunks(path: Path) -> list[bytes]:
     """A real Opus/WebM file cut as Chromium's MediaRecorder cuts it: the header with the first cluster,
     then a chunk per cluster, each boundary one byte into the next element's ID."""

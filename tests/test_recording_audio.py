@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import struct
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from core.recording.audio import (
     remux,
     sha256_file,
 )
-from tests.audio_fixtures import decode, make_speechlike_webm, make_tone_webm
+from tests.audio_fixtures import decode, make_speechlike_webm, make_tone_webm, riff_chunks
 
 RATE = 48000
 OFFSET_B = 2.0
@@ -71,17 +70,6 @@ def rms(block: np.ndarray) -> float:
     return float(np.sqrt(np.mean(block.astype(np.float64) ** 2))) if block.size else 0.0
 
 
-def riff_chunks(path: Path) -> dict[bytes, bytes]:
-    data = path.read_bytes()
-    assert data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE"
-    chunks, position = {}, 12
-    while position + 8 <= len(data):
-        chunk_id, size = data[position:position + 4], struct.unpack("<I", data[position + 4:position + 8])[0]
-        chunks[chunk_id] = data[position + 8:position + 8 + min(size, 4096)]
-        position += 8 + size + (size & 1)
-    return chunks
-
-
 def test_ffmpeg_executable_runs():
     assert Path(ffmpeg_executable()).is_file()
 
@@ -95,7 +83,7 @@ def test_probe_finds_the_duration_of_a_stream_without_one(raw_tracks, tracks):
     assert tracks[1].duration_seconds == pytest.approx(3.0, abs=0.05)
 
 
-def test_remux_keeps_the_audio_packets(raw_tracks, work):
+def test_remux_keeps_the_audio_packets(raw_tracks, tracks, work):
     samples_raw = decode(raw_tracks[1])[0]
     samples_remuxed = decode(work / "b.webm")[0]
     assert samples_raw.shape == samples_remuxed.shape
@@ -244,7 +232,7 @@ def test_a_video_only_file_is_not_audio(work):
         probe(video)
 
 
-def test_bad_placements_and_metadata(work):
+def test_bad_placements_and_metadata(tracks, work):
     with pytest.raises(AudioError, match="channel"):
         make_master([TrackPlacement(work / "a.webm", 0.0, 2)], work / "bad.wav", METADATA)
     with pytest.raises(AudioError, match="at least one"):

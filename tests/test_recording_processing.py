@@ -9,7 +9,6 @@ import http.server
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import threading
@@ -25,9 +24,17 @@ import yaml
 from core.api import CallRoom, ProviderRecording
 from core.db import database
 from core.testing import deep_merge
-from tests.audio_fixtures import decode, make_tone_webm
+from tests.audio_fixtures import decode, make_tone_webm, riff_chunks
 from tests.conftest import s3_bucket
-from tests.recording_helpers import Recorder, consent_both, move_stop_back, room_action, seed_take, webm_chunks
+from tests.recording_helpers import (
+    Recorder,
+    consent_both,
+    move_stop_back,
+    room_action,
+    seed_take,
+    signed_in_recorder,
+    webm_chunks,
+)
 from tests.room_fakes import ROOM_SETTINGS, EchoCall, EchoPlugin, booked, people
 
 EXECUTABLE = Path(sys.executable).parent / "oss-connect"
@@ -91,12 +98,6 @@ def conversation(app, cast) -> Any:
     return booked(app, cast["ann"], cast["ben"], minutes_ago=1)
 
 
-def recorder(app, login, conversation, email: str) -> Recorder:
-    client = app.test_client()
-    login(email, test_client=client)
-    return Recorder(client, conversation.id)
-
-
 def upload_take(rec: Recorder, chunks: list[bytes], started_at_ms: float, skip: tuple[int, ...] = (),
                 finish: bool = True) -> int:
     status, body = rec.new_track(started_at_ms=started_at_ms)
@@ -144,22 +145,11 @@ def rms(samples: np.ndarray, rate: int, start: float, end: float) -> float:
     return float(np.sqrt(np.mean(np.square(part)))) if part.size else 0.0
 
 
-def riff_chunks(path: Path) -> dict[bytes, bytes]:
-    data = path.read_bytes()
-    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
-    found, offset = {}, 12
-    while offset + 8 <= len(data):
-        name, size = data[offset:offset + 4], struct.unpack("<I", data[offset + 4:offset + 8])[0]
-        found[name] = data[offset + 8:offset + 8 + min(size, 4096)]
-        offset += 8 + size + (size & 1)
-    return found
-
-
 def test_both_takes_become_a_master_a_flac_and_a_listening_copy(app, login, cast, conversation, tones, tmp_path):
     consent_both(app, conversation, cast["ann"], cast["ben"])
     now_ms = time.time() * 1000
-    ann = recorder(app, login, conversation, "ann@example.org")
-    ben = recorder(app, login, conversation, "ben@example.org")
+    ann = signed_in_recorder(app, login, conversation, "ann@example.org")
+    ben = signed_in_recorder(app, login, conversation, "ben@example.org")
     ann_track = upload_take(ann, webm_chunks(tones["ann"]), now_ms)
     status, body = ben.new_track(started_at_ms=now_ms + BEN_LATER * 1000)
     assert status == 201, body
@@ -210,7 +200,7 @@ def test_after_the_grace_it_is_processed_with_what_arrived(app, login, cast, con
     from core.recording.processing import due_recording_ids, process_due_recordings
 
     consent_both(app, conversation, cast["ann"], cast["ben"])
-    ann = recorder(app, login, conversation, "ann@example.org")
+    ann = signed_in_recorder(app, login, conversation, "ann@example.org")
     upload_take(ann, webm_chunks(tones["ann"]), time.time() * 1000, skip=(4,), finish=False)
     room_action(app, conversation, cast["ann"], "stop")
     with app.app_context(), database.connection_context():
@@ -284,7 +274,7 @@ def test_a_live_lease_is_respected_and_a_dead_ones_taken_over(app, login, cast, 
     from core.recording.processing import process_recording
 
     consent_both(app, conversation, cast["ann"], cast["ben"])
-    ann = recorder(app, login, conversation, "ann@example.org")
+    ann = signed_in_recorder(app, login, conversation, "ann@example.org")
     upload_take(ann, webm_chunks(tones["ann"])[:3], time.time() * 1000)
     host = socket.gethostname()
     soon = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)
@@ -361,7 +351,7 @@ class TestWithTheBlobsInS3:
                                                                    instance, tmp_path):
         consent_both(app, conversation, cast["ann"], cast["ben"])
         for name in ("ann", "ben"):
-            upload_take(recorder(app, login, conversation, f"{name}@example.org"), webm_chunks(tones[name]),
+            upload_take(signed_in_recorder(app, login, conversation, f"{name}@example.org"), webm_chunks(tones[name]),
                         time.time() * 1000, finish=False)
         room_action(app, conversation, cast["ann"], "stop")
         with app.app_context(), database.connection_context():

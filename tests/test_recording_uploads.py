@@ -11,7 +11,7 @@ import pytest
 from core.db import database
 from core.testing import deep_merge
 from tests.audio_fixtures import make_tone_webm
-from tests.recording_helpers import Recorder, consent_both, move_stop_back, room_action, webm_chunks
+from tests.recording_helpers import Recorder, consent_both, move_stop_back, room_action, signed_in_recorder, webm_chunks
 from tests.room_fakes import ROOM_SETTINGS, booked, people, room_plugins
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + b"\x00" * 64
@@ -46,15 +46,9 @@ def conversation(app, cast) -> Any:
     return booked(app, cast["ann"], cast["ben"], minutes_ago=1)
 
 
-def recorder_for(app, login, conversation, email: str) -> Recorder:
-    client = app.test_client()
-    login(email, test_client=client)
-    return Recorder(client, conversation.id)
-
-
 @pytest.fixture
 def ann(app, login, conversation) -> Recorder:
-    return recorder_for(app, login, conversation, "ann@example.org")
+    return signed_in_recorder(app, login, conversation, "ann@example.org")
 
 
 @pytest.fixture
@@ -165,12 +159,12 @@ def test_only_the_two_participants_may_upload(app, login, cast, recording, ann, 
     _, body = ann.new_track()
     track = body["track"]["id"]
     for email in ("cal@example.org", "fay@example.org", "ada@example.org"):
-        other = recorder_for(app, login, recording, email)
+        other = signed_in_recorder(app, login, recording, email)
         assert other.status()[0] == 404
         assert other.new_track()[0] == 404
         status, answer = other.put(track, 0, chunks[0])
         assert status == 404 and answer["code"] == "not_found" and "no such recording" in answer["error"]
-    ben = recorder_for(app, login, recording, "ben@example.org")
+    ben = signed_in_recorder(app, login, recording, "ben@example.org")
     status, answer = ben.put(track, 0, chunks[0])  # Ann's track is not Ben's to write
     assert status == 404 and answer["code"] == "not_found"
     anonymous = app.test_client()
@@ -232,7 +226,7 @@ def test_both_browsers_starting_at_once_both_get_their_track(app, login, cast, r
     """Two participants' recorders start in the same instant (SQLite once answered "database is locked")."""
     import threading
 
-    recorders = [recorder_for(app, login, recording, email)
+    recorders = [signed_in_recorder(app, login, recording, email)
                  for email in ("ann@example.org", "ben@example.org") * 3]
     barrier = threading.Barrier(len(recorders))
     answers: list[int] = []

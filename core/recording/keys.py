@@ -14,5 +14,7 @@ def original_key(recording_id: int, track_id: int, extension: str) -> str:
 
 
 def output_key(recording_id: int, name: str, extension: str) -> str:
-    """A processed file of the recording: master.wav, master.flac, access.opus or access.mp3."""
-    return f"recordings/{recording_id}/{name}.{extension}"
+    """A processed file of the recording (name master, flac or access): master.wav, master.flac,
+    access.opus or access.mp3."""
+    stem = "master" if name == "flac" else name
+    return f"recordings/{recording_id}/{stem}.{extension}"

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import current_app
+from peewee import JOIN, fn
 
 from core.api import platform
 from core.db import database, utcnow
@@ -73,16 +74,13 @@ def is_complete(conversation: Conversation, recording: Recording) -> bool:
     """Stopped, both participants recorded, and every track finished with all its chunks held."""
     if room_state(conversation).recording != "stopped":
         return False
-    tracks = list(RecordingTrack.select().where((RecordingTrack.recording == recording.id)
-                                                & (RecordingTrack.source == "browser")))
-    if {track.user_id for track in tracks} != {conversation.a_id, conversation.b_id}:
-        return False
-    for track in tracks:
-        if track.chunk_total is None:
-            return False
-        if RecordingChunk.select().where(RecordingChunk.track == track.id).count() != track.chunk_total:
-            return False
-    return True
+    held = fn.COUNT(RecordingChunk.id)
+    tracks = list(RecordingTrack.select(RecordingTrack.user, RecordingTrack.chunk_total, held.alias("held"))
+                  .join(RecordingChunk, JOIN.LEFT_OUTER)
+                  .where((RecordingTrack.recording == recording.id) & (RecordingTrack.source == "browser"))
+                  .group_by(RecordingTrack.id, RecordingTrack.user, RecordingTrack.chunk_total).dicts())
+    return ({track["user"] for track in tracks} == {conversation.a_id, conversation.b_id}
+            and all(track["chunk_total"] is not None and track["held"] == track["chunk_total"] for track in tracks))
 
 
 def enqueue_when_complete(conversation: Conversation) -> bool:
@@ -98,14 +96,14 @@ def due_recording_ids(now: dt.datetime | None = None) -> list[int]:
     """Recordings to process now: complete ones, those whose uploads closed, and abandoned runs."""
     now = now or utcnow()
     due = []
-    for recording in Recording.select().where(Recording.status.in_(("open", "processing"))):
-        conversation = Conversation.get_by_id(recording.conversation_id)
+    for recording in (Recording.select(Recording, Conversation).join(Conversation)
+                      .where(Recording.status.in_(("open", "processing")))):
         if recording.status == "processing":
             if _lease_is_free(recording, now):
                 due.append(recording.id)
             continue
-        close_at = uploads_close_at(conversation)
-        if is_complete(conversation, recording) or (close_at is not None and now > close_at):
+        close_at = uploads_close_at(recording)
+        if (close_at is not None and now > close_at) or is_complete(recording.conversation, recording):
             due.append(recording.id)
     return due
 
@@ -224,9 +222,9 @@ def _finish(recording: Recording, status: str, error: str | None) -> None:
 def _process(recording: Recording, work: Path, report: Reporter) -> None:
     conversation = Conversation.get_by_id(recording.conversation_id)
     tracks = list(RecordingTrack.select().where((RecordingTrack.recording == recording.id)
-                                                & (RecordingTrack.source == "browser"))
+                                                & (RecordingTrack.source == "browser")
+                                                & RecordingTrack.id.in_(RecordingChunk.select(RecordingChunk.track)))
                   .order_by(RecordingTrack.timeline_seconds, RecordingTrack.id))
-    tracks = [track for track in tracks if RecordingChunk.select().where(RecordingChunk.track == track.id).exists()]
     if not tracks:
         report(0.0, "Fetching the call provider's recordings", force=True)
         tracks = fetch_provider_tracks(conversation, recording, work)
@@ -248,8 +246,8 @@ def _process(recording: Recording, work: Path, report: Reporter) -> None:
     master = _output(recording, "master", "wav", "audio/wav", work, report.part(0.15, 0.60, "Making the master"),
                      lambda target, progress: make_master(placements, target, _bext(conversation, recording),
                                                           progress))
-    access_extension, access_type = ACCESS_TYPES[platform().settings.recording.access_format]
     settings = platform().settings.recording
+    access_extension, access_type = ACCESS_TYPES[settings.access_format]
     jobs = {
         "flac": lambda: _output(recording, "flac", "flac", "audio/flac", work,
                                 report.part(0.60, 0.80, "Making the FLAC copy"),
@@ -299,13 +297,13 @@ def _original(recording: Recording, track: RecordingTrack, work: Path) -> Path:
     extension = "ogg" if "ogg" in track.mime_type else "webm"
     name = f"track-{track.id}"
     local = work / f"{name}.{extension}"
-    done = RecordingOutput.get_or_none((RecordingOutput.recording == recording.id) & (RecordingOutput.name == name))
-    blobs = platform().blobs
-    if done is not None and track.source == "browser":
-        blobs.download(done.blob_key, local)
-        return local
     if track.source == "provider":  # fetch_provider_tracks kept it and left a copy in the work folder
         return next(work.glob(f"{name}.*"))
+    blobs = platform().blobs
+    done = RecordingOutput.get_or_none((RecordingOutput.recording == recording.id) & (RecordingOutput.name == name))
+    if done is not None:
+        blobs.download(done.blob_key, local)
+        return local
     chunks = list(RecordingChunk.select().where(RecordingChunk.track == track.id).order_by(RecordingChunk.sequence))
     expected = track.chunk_total if track.chunk_total is not None else (chunks[-1].sequence + 1)
     missing = sorted(set(range(expected)) - {chunk.sequence for chunk in chunks})
@@ -341,8 +339,7 @@ def _output(recording: Recording, name: str, extension: str, content_type: str, 
         return local
     facts = make(local, progress)
     loudness = integrated_loudness(local) if measure_loudness else None
-    _keep(recording, name, name if name in ("master", "flac", "access") else "original",
-          output_key(recording.id, name if name != "flac" else "master", extension), local, content_type, facts,
+    _keep(recording, name, name, output_key(recording.id, name, extension), local, content_type, facts,
           loudness=loudness)
     return local
 

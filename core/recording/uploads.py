@@ -18,7 +18,7 @@ import peewee
 
 from core.api import platform
 from core.db import database, utcnow, write_transaction
-from core.models import Conversation, RecordingEvent, User
+from core.models import Conversation, User
 from core.models.recording import Recording, RecordingChunk, RecordingTrack
 from core.recording.keys import chunk_key
 from core.recording.webm import NotAudio, check_continuation_chunk, check_first_chunk
@@ -64,31 +64,22 @@ def recording_of(conversation: Conversation) -> Recording | None:
     return Recording.get_or_none(Recording.conversation == conversation.id)
 
 
-def stopped_at(conversation: Conversation) -> dt.datetime | None:
-    """When the recording stopped for good (a stop, or the room's end), else None."""
-    event = (RecordingEvent.select().where((RecordingEvent.conversation == conversation.id)
-                                           & (RecordingEvent.action == "stop"))
-             .order_by(RecordingEvent.at.desc()).first())
-    return event.at if event else None
-
-
-def uploads_close_at(conversation: Conversation, recording: Recording | None = None) -> dt.datetime | None:
+def uploads_close_at(recording: Recording) -> dt.datetime | None:
     """After this moment no chunk is taken: the stop (or the booked slot's end) plus the grace period."""
     grace = dt.timedelta(minutes=settings().upload_grace_minutes)
-    stop = recording.stopped_at if recording is not None else stopped_at(conversation)
-    if stop is not None:
-        return stop + grace
-    window = join_window(conversation)
+    if recording.stopped_at is not None:
+        return recording.stopped_at + grace
+    window = join_window(recording.conversation)
     return window[1] + grace if window else None
 
 
-def closed_reason(conversation: Conversation, recording: Recording | None, now: dt.datetime) -> str | None:
+def closed_reason(recording: Recording | None, now: dt.datetime) -> str | None:
     """Why chunks are no longer taken for this recording (a sentence), or None while they are."""
     if recording is None:
         return "The recording has not started: both of you need to agree to it first."
     if recording.status != "open":
         return "This recording is complete and is being processed; nothing more can be added to it."
-    close_at = uploads_close_at(conversation, recording)
+    close_at = uploads_close_at(recording)
     if close_at is not None and now > close_at:
         return "Uploads for this recording closed after the conversation; it is processed with what arrived."
     return None
@@ -121,7 +112,7 @@ def upload_status(conversation: Conversation, user: User) -> dict[str, Any]:
                                       & (RecordingTrack.source == "browser")).order_by(RecordingTrack.id))
     config = settings()
     return {"state": room_state(conversation).recording,
-            "accepting": recording is not None and closed_reason(conversation, recording, now) is None,
+            "accepting": recording is not None and closed_reason(recording, now) is None,
             "server_time_ms": int(now.timestamp() * 1000),
             "timeslice_seconds": config.timeslice_seconds, "max_chunk_bytes": config.max_chunk_bytes,
             "max_seconds": config.max_minutes * 60,
@@ -149,7 +140,7 @@ def create_track(conversation: Conversation, user: User, started_at_ms: Any, mim
                     recording = Recording.create(conversation=conversation.id, started_at=started_at)
             except peewee.IntegrityError:
                 recording = recording_of(conversation)
-        reason = closed_reason(conversation, recording, now)
+        reason = closed_reason(recording, now)
         if reason:
             raise UploadError(403, "closed", reason)
         return RecordingTrack.create(recording=recording.id, user=user.id, source="browser",
@@ -208,7 +199,7 @@ def store_chunk(track: RecordingTrack, sequence: int, data: bytes, claimed_sha25
     if sequence in held:
         return _already_held(sequence, held, actual)
     recording = track.recording
-    reason = closed_reason(recording.conversation, recording, utcnow())
+    reason = closed_reason(recording, utcnow())
     if reason:
         raise UploadError(403, "closed", reason)
     if track.chunk_total is not None and sequence >= track.chunk_total:
@@ -249,8 +240,10 @@ def _already_held(sequence: int, held: dict[int, str], actual: str) -> ChunkRece
     return ChunkReceipt(stored=False, held=sorted(held))
 
 
-def finish_track(conversation: Conversation, track: RecordingTrack, chunks: Any) -> RecordingTrack:
-    """Record how many chunks the track has in all (idempotent); may start the processing."""
+def finish_track(track: RecordingTrack, chunks: Any) -> RecordingTrack:
+    """Record how many chunks the track has in all (idempotent); may start the processing.
+
+    `track` comes from own_track (its recording and conversation loaded with it)."""
     if not isinstance(chunks, int) or isinstance(chunks, bool) or not 0 <= chunks <= max_sequences():
         raise UploadError(400, "bad_request", "chunks must be the whole number of chunks the track has.")
     if track.chunk_total is not None:
@@ -268,5 +261,5 @@ def finish_track(conversation: Conversation, track: RecordingTrack, chunks: Any)
     fresh = RecordingTrack.get_by_id(track.id)
     from core.recording.processing import enqueue_when_complete
 
-    enqueue_when_complete(conversation)
+    enqueue_when_complete(track.recording.conversation)
     return fresh

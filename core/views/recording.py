@@ -26,9 +26,14 @@ def refused(error: UploadError) -> Any:
     return jsonify(error=error.message, code=error.code), error.status
 
 
-def _conversation(conversation_id: int) -> Conversation:
+@blueprint.before_request
+def signed_in() -> None:
+    """Every call of the recorder needs the participant's session."""
     if not current_user.is_authenticated:
         raise UploadError(401, "signed_out", SIGNED_OUT)
+
+
+def _conversation(conversation_id: int) -> Conversation:
     conversation = Conversation.get_or_none(Conversation.id == conversation_id)
     return uploads.participant_or_refuse(conversation, current_user)
 
@@ -55,8 +60,6 @@ def create_track(conversation_id: int) -> Any:
 @blueprint.put("/conversations/<int:conversation_id>/recording/tracks/<int:track_id>/chunks/<int:sequence>")
 def put_chunk(conversation_id: int, track_id: int, sequence: int) -> Any:
     """Keep one chunk (idempotent); 201 when stored now, 200 when it was already held."""
-    if not current_user.is_authenticated:
-        raise UploadError(401, "signed_out", SIGNED_OUT)
     track = uploads.own_track(conversation_id, current_user, track_id)
     limit = uploads.settings().max_chunk_bytes
     if request.content_length is not None and request.content_length > limit:
@@ -71,10 +74,9 @@ def put_chunk(conversation_id: int, track_id: int, sequence: int) -> Any:
 @blueprint.post("/conversations/<int:conversation_id>/recording/tracks/<int:track_id>/finish")
 def finish_track(conversation_id: int, track_id: int) -> Any:
     """Say how many chunks the take has in all; processing starts once both participants' takes are in."""
-    conversation = _conversation(conversation_id)
-    track = uploads.own_track(conversation.id, current_user, track_id)
+    track = uploads.own_track(conversation_id, current_user, track_id)
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise UploadError(400, "bad_request", 'Send JSON such as {"chunks": 12}.')
-    track = uploads.finish_track(conversation, track, body.get("chunks"))
+    track = uploads.finish_track(track, body.get("chunks"))
     return jsonify(ok=True, track=uploads.track_summary(track))
