@@ -293,17 +293,22 @@ def _bext(conversation: Conversation, recording: Recording) -> BroadcastMetadata
 
 
 def _original(recording: Recording, track: RecordingTrack, work: Path) -> Path:
-    """The track's byte-exact original, assembled from its chunks once and kept; a local copy to work on."""
-    extension = "ogg" if "ogg" in track.mime_type else "webm"
+    """The track's byte-exact original, kept once (assembled from its chunks, or the provider's file as
+    fetched); a local copy to work on."""
     name = f"track-{track.id}"
-    local = work / f"{name}.{extension}"
-    if track.source == "provider":  # fetch_provider_tracks kept it and left a copy in the work folder
-        return next(work.glob(f"{name}.*"))
     blobs = platform().blobs
     done = RecordingOutput.get_or_none((RecordingOutput.recording == recording.id) & (RecordingOutput.name == name))
     if done is not None:
+        local = work / f"{name}.{done.blob_key.rsplit('.', 1)[-1]}"
         blobs.download(done.blob_key, local)
         return local
+    if track.source == "provider":  # fetch_provider_tracks left the file in the work folder
+        local = next(work.glob(f"{name}.*"))
+        _keep(recording, name, "original", original_key(recording.id, track.id, local.suffix[1:]), local,
+              track.mime_type, probe(local), track=track)
+        return local
+    extension = "ogg" if "ogg" in track.mime_type else "webm"
+    local = work / f"{name}.{extension}"
     chunks = list(RecordingChunk.select().where(RecordingChunk.track == track.id).order_by(RecordingChunk.sequence))
     expected = track.chunk_total if track.chunk_total is not None else (chunks[-1].sequence + 1)
     missing = sorted(set(range(expected)) - {chunk.sequence for chunk in chunks})

@@ -14,8 +14,7 @@ from core.api import platform
 from core.models import CallRoomRecord, Conversation
 from core.models.recording import Recording, RecordingOutput, RecordingTrack
 from core.providers import CallProviderError, ProviderRecording
-from core.recording.audio import AudioError, probe, sha256_file
-from core.recording.keys import original_key
+from core.recording.audio import AudioError, probe
 from core.room.calls import as_call_room
 
 log = logging.getLogger(__name__)
@@ -28,22 +27,19 @@ class ProviderFileError(Exception):
 
 
 def fetch_provider_tracks(conversation: Conversation, recording: Recording, work: Path) -> list[RecordingTrack]:
-    """Ask the room's call provider for its recordings and keep each as a provider track (once)."""
+    """Ask the room's call provider for its recordings (once): each becomes a provider track whose file waits
+    in `work` as track-<id>.<extension>, for the processing to keep as its original."""
     existing = list(RecordingTrack.select().where((RecordingTrack.recording == recording.id)
                                                   & (RecordingTrack.source == "provider")))
-    kept = {output.track_id: output for output in RecordingOutput.select().where(
+    kept = {output.track_id for output in RecordingOutput.select().where(
         (RecordingOutput.recording == recording.id) & RecordingOutput.track.in_([t.id for t in existing]))}
     if existing and all(track.id in kept for track in existing):
-        for track in existing:
-            key = kept[track.id].blob_key
-            platform().blobs.download(key, work / f"track-{track.id}.{key.rsplit('.', 1)[-1]}")
-        return existing
+        return existing  # an earlier run kept every original; the processing fetches them
     for track in existing:  # an earlier run died before keeping every file: fetch them all again
         RecordingOutput.delete().where(RecordingOutput.track == track.id).execute()
         track.delete_instance()
-    files = _provider_files(conversation)
     tracks = []
-    for index, item in enumerate(files):
+    for index, item in enumerate(_provider_files(conversation)):
         local = work / f"provider-{index}.media"
         _download(item.url, local)
         try:
@@ -52,22 +48,12 @@ def fetch_provider_tracks(conversation: Conversation, recording: Recording, work
             raise ProviderFileError(f"the call provider's recording {item.url} is not audio ({error}); "
                                     "check the provider's recording settings") from None
         started_at = item.started_at or recording.started_at
-        timeline = max(0.0, (started_at - recording.started_at).total_seconds())
         track = RecordingTrack.create(recording=recording.id, user=item.user_id, source="provider",
                                       mime_type=item.content_type or "application/octet-stream",
-                                      started_at=started_at, timeline_seconds=timeline,
+                                      started_at=started_at,
+                                      timeline_seconds=max(0.0, (started_at - recording.started_at).total_seconds()),
                                       provider_ref=item.url[:500])
-        extension = _extension(item)
-        final = work / f"track-{track.id}.{extension}"
-        local.rename(final)
-        key = original_key(recording.id, track.id, extension)
-        platform().blobs.put_file(key, final)
-        facts = probe(final)
-        RecordingOutput.insert(recording=recording.id, name=f"track-{track.id}", kind="original", track=track.id,
-                               blob_key=key, content_type=item.content_type or "application/octet-stream",
-                               size=final.stat().st_size, sha256=sha256_file(final),
-                               duration_seconds=facts.duration_seconds, channels=facts.channels,
-                               sample_rate=facts.sample_rate).on_conflict_ignore().execute()
+        local.rename(work / f"track-{track.id}.{_extension(item)}")  # kept as the original by the processing
         tracks.append(track)
     return tracks
 
