@@ -14,6 +14,7 @@ from flask import current_app
 from markupsafe import Markup, escape
 from pydantic import Field
 
+from core.archive.types import ArchivePackage, CheckResult, DepositError, Description, WithdrawalResult
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.schema import Section
 from core.db import BaseModel, UTCDateTimeField, database, utcnow
@@ -163,6 +164,24 @@ def csrf_exempt(view: Any) -> Any:
     return csrf.exempt(view)
 
 
+def publish_recording(package: Any) -> Any:
+    """Put a deposited package's conversation on the site's public listening pages (idempotent).
+
+    For the site's own archive destination: core serves the access copy under a random address and
+    lists the conversation while both participants' public consent stands. Returns the publication.
+    """
+    from core.archive.publication import publish
+
+    return publish(package)
+
+
+def unpublish_recording(conversation_id: int) -> bool:
+    """Take a conversation off the public pages and the feed at once; True when it was listed."""
+    from core.archive.publication import unpublish
+
+    return unpublish(conversation_id)
+
+
 def notify(user_id: int, event: str, data: dict[str, Any]) -> None:
     """Send a Socket.IO event to every open connection of one user."""
     from core.realtime import notify_user
@@ -174,6 +193,7 @@ __all__ = [
     "CALL_CAPABILITIES",
     "CALL_ROLES",
     "ArchiveDestination",
+    "ArchivePackage",
     "BaseModel",
     "CallConversation",
     "CallEvent",
@@ -181,8 +201,11 @@ __all__ = [
     "CallProvider",
     "CallProviderError",
     "CallRoom",
+    "CheckResult",
     "ConfigError",
     "ConfigIssue",
+    "DepositError",
+    "Description",
     "FeatureIndex",
     "Features",
     "Field",
@@ -208,6 +231,7 @@ __all__ = [
     "TextForm",
     "UTCDateTimeField",
     "User",
+    "WithdrawalResult",
     "active_questionnaire",
     "admin_required",
     "answered_in_common",
@@ -239,6 +263,7 @@ __all__ = [
     "political_side",
     "profile_for",
     "profiles_updated_since",
+    "publish_recording",
     "read_step",
     "room_role",
     "same_life_stage",
@@ -246,5 +271,6 @@ __all__ = [
     "save_answers",
     "send_email",
     "share_language",
+    "unpublish_recording",
     "utcnow",
 ]

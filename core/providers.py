@@ -187,18 +187,35 @@ class CallProvider(Provider):
 
 
 class ArchiveDestination(Provider):
-    """Deposits archive packages at an institution and can withdraw them (archive issue)."""
+    """Deposits archive packages (BagIt bags) somewhere and can withdraw them; docs/archive-destinations.md.
 
-    def deposit(self, package: Any) -> Any:
-        """Deposit a package; return a receipt."""
+    Core calls these from the deposit job, never in a request, one package at a time per
+    destination. Every method must be idempotent: core may call `deposit` again with the same
+    package after a crash (kill -9 included), and the destination must end up holding one copy.
+    """
+
+    consent: ClassVar[str] = "deposit"
+    """Whose agreement a deposit needs: "deposit" (an archive institution) or "public" (the site's own)."""
+
+    @property
+    def institution(self) -> str:
+        """Who receives the packages, as admins should read it (e.g. "Library of Congress, AFC")."""
+        return self.label or self.name
+
+    def deposit(self, package: Any) -> dict[str, Any]:
+        """Deposit an `ArchivePackage`; return a JSON-ready receipt (where it went, what was written).
+
+        Raise `DepositError` with a sentence saying what is wrong and how to fix it; it is retried
+        with back-off unless raised with retry=False.
+        """
         raise NotImplementedError
 
-    def withdraw(self, receipt: Any) -> None:
-        """Withdraw a deposit."""
+    def withdraw(self, receipt: dict[str, Any]) -> Any:
+        """Remove a deposit; return a `WithdrawalResult` (removed=False: tell the institution by hand)."""
         raise NotImplementedError
 
-    def check(self, receipt: Any) -> Any:
-        """Verify a deposit is still intact."""
+    def check(self, receipt: dict[str, Any]) -> Any:
+        """Verify that a deposit is still there and intact; return a `CheckResult`."""
         raise NotImplementedError
 
 

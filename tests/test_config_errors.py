@@ -210,8 +210,9 @@ def test_unknown_section_suggests_the_closest_one(tmp_path):
           url: sqlite:///oss-connect.sqlite3
     """)
     assert_refused(outcome, tmp_path,
-                   f"{config}:3: databse: unknown key (expected one of: accounts, database, jobs, mail, matching, "
-                   "plugins, program, realtime, recording, room, scheduling, site, storage, theme, got 'databse'); "
+                   f"{config}:3: databse: unknown key (expected one of: accounts, archive, database, jobs, mail, "
+                   "matching, plugins, program, realtime, recording, room, scheduling, site, storage, theme, "
+                   "got 'databse'); "
                    "did you mean 'database'?")
 
 

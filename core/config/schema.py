@@ -471,6 +471,61 @@ class RecordingSettings(Section):
         "The Broadcast WAV originator (at most 32 characters); empty: site.organisation, shortened."))
 
 
+class ArchiveRelease(Section):
+    """What each participant agrees to when they choose what happens to the recording."""
+
+    version: str = Field("1", min_length=1, max_length=40, description="Change it whenever the text changes.")
+    text: str = Field(
+        "Each of us decides separately. The recording goes to an archive only if both of us agree to "
+        "the deposit, is published on this site only if both of us choose public, and may be used in "
+        "broadcasts by the organisers only if both of us allow it. The archive keeps the recording, its "
+        "title, summary and keywords, and our first names as we shared them; never our email addresses. "
+        "I can change my choices until the deadline shown, and withdraw them at any time after.",
+        min_length=20, max_length=6000, description="Plain text; blank lines separate paragraphs.")
+
+
+class PublicArchiveSettings(Section):
+    """The site's public listening pages and their podcast feed."""
+
+    title: str = Field("Hear real conversations", min_length=1, max_length=120,
+                       description="The listening page's heading and the feed's title.")
+    description: str = Field(
+        "Two strangers with different political views, talking about who they are.",
+        min_length=1, max_length=1000, description="The page's introduction and the feed's description.")
+    language: str = Field("en", pattern=r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$",
+                          description="The feed's language (RFC 5646, e.g. en or en-US).")
+    per_page: int = Field(20, ge=5, le=100, description="Conversations per listening page.")
+    feed_items: int = Field(100, ge=1, le=1000, description="The newest conversations in the podcast feed.")
+
+
+class DepositRetrySettings(Section):
+    """How failed deposits are tried again: a doubling wait between tries, up to a limit."""
+
+    max_attempts: int = Field(8, ge=1, le=50, description="Tries before a deposit stays failed for an admin.")
+    first_delay_seconds: int = Field(60, ge=1, le=86400, description="The wait after the first failure.")
+    max_delay_minutes: int = Field(360, ge=1, le=10080, description="The longest wait between two tries.")
+
+
+class ArchiveSettings(Section):
+    """Consent to archive, the packages (BagIt bags) and where they are deposited; docs/archive.md."""
+
+    source_organization: str | None = Field(None, max_length=200, description=(
+        "Source-Organization in every bag's bag-info.txt; empty: site.organisation."))
+    contact_email: str | None = Field(None, max_length=200, description=(
+        "Contact-Email in bag-info.txt: who at the partner answers an archive's questions."))
+    identifier_prefix: str = Field("oss-connect", pattern=r"^[a-z0-9][a-z0-9-]{0,39}$", description=(
+        "External-Identifier of each bag: this prefix, a dash and the conversation's unique id."))
+    decision_days: int = Field(30, ge=1, le=3650, description=(
+        "For how many days after the conversation each participant may change their choices; "
+        "withdrawing stays possible after."))
+    release: ArchiveRelease = Field(default_factory=ArchiveRelease, description=(
+        "The release each participant accepts with their choices; its version and SHA-256 are recorded."))
+    public: PublicArchiveSettings = Field(default_factory=PublicArchiveSettings,
+                                          description="The public listening pages and podcast feed.")
+    retry: DepositRetrySettings = Field(default_factory=DepositRetrySettings,
+                                        description="Retries of failed deposits.")
+
+
 class Settings(Section):
     """The whole instance configuration (core sections; plugins validate their own)."""
 
@@ -493,6 +548,8 @@ class Settings(Section):
                                      description="The blob store for recordings (local folder or S3).")
     recording: RecordingSettings = Field(default_factory=RecordingSettings,
                                          description="The in-browser recorder, uploads and audio processing.")
+    archive: ArchiveSettings = Field(default_factory=ArchiveSettings,
+                                     description="Consent to archive, BagIt packages and deposits.")
     plugins: dict[str, dict[str, Any] | None] = Field(
         default_factory=dict, description="Enabled plugins in priority order, each with its settings.")
 

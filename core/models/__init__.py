@@ -1,6 +1,7 @@
 """Core tables. Plugins declare theirs with the `register_models` hook."""
 
 from core.models.accounts import AuthToken, User
+from core.models.archive import ArchiveConsent, Deposit, DescriptionProposal, Publication
 from core.models.matching import Cohort, CohortMember, CohortPair, Dismissal, Invitation, Match
 from core.models.newsletter import NewsletterSubscriber
 from core.models.presence import ConversationPresence
@@ -31,12 +32,14 @@ CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, 
                Invitation, Match, Dismissal, Block, Report, ModerationAction, LiveSession, LiveRsvp, Conversation,
                SlotProposal, Message, AgreementAcceptance, ReminderSent, NoShow, Standby,
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
-               RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput]
+               RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput,
+               ArchiveConsent, DescriptionProposal, Deposit, Publication]
 
 __all__ = [
     "CORE_MODELS",
     "AgreementAcceptance",
     "Answer",
+    "ArchiveConsent",
     "AuthToken",
     "Block",
     "CallRoomRecord",
@@ -47,6 +50,8 @@ __all__ = [
     "Conversation",
     "ConversationNote",
     "ConversationPresence",
+    "Deposit",
+    "DescriptionProposal",
     "Dismissal",
     "Invitation",
     "LiveRsvp",
@@ -57,6 +62,7 @@ __all__ = [
     "NewsletterSubscriber",
     "NoShow",
     "Profile",
+    "Publication",
     "Recording",
     "RecordingChunk",
     "RecordingConsent",

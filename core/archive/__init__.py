@@ -1,0 +1,1 @@
+"""The archive: consent per person, the approved description, BagIt packages, deposits, publication."""

@@ -1,0 +1,1 @@
+"""The archive_bagit plugin (being written)."""

@@ -1,0 +1,1 @@
+"""The archive_s3 plugin (being written)."""

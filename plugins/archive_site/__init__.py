@@ -1,0 +1,1 @@
+"""The archive_site plugin (being written)."""
