@@ -11,11 +11,14 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
     """Register core's blueprints and apply the configured rate limits to their endpoints."""
     from core.views import (
         admin,
+        admin_archive,
         admin_conversations,
         admin_recordings,
+        archive_choices,
         assets,
         auth,
         cohorts,
+        listen,
         matching,
         public,
         questionnaire,
@@ -28,7 +31,7 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
     from core.views.limits import apply_rate_limits
 
     for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views,
-                   room_views, recording_views, admin_conversations, admin_recordings):
+                   room_views, recording_views, admin_conversations, admin_recordings, listen, archive_choices, admin_archive):
         app.register_blueprint(module.blueprint)
     from core.views import calendar
 
