@@ -31,7 +31,8 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
     from core.views.limits import apply_rate_limits
 
     for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views,
-                   room_views, recording_views, admin_conversations, admin_recordings, listen, archive_choices, admin_archive):
+                   room_views, recording_views, admin_conversations, admin_recordings, listen, archive_choices,
+                   admin_archive):
         app.register_blueprint(module.blueprint)
     from core.views import calendar
 
