@@ -175,6 +175,13 @@ def publish_recording(package: Any) -> Any:
     return publish(package)
 
 
+def published_recording(conversation_id: int) -> Any:
+    """The conversation's `Publication` on the public pages (slug, blob_key, size, sha256), or None."""
+    from core.models.archive import Publication
+
+    return Publication.get_or_none(Publication.conversation == conversation_id)
+
+
 def unpublish_recording(conversation_id: int) -> bool:
     """Take a conversation off the public pages and the feed at once; True when it was listed."""
     from core.archive.publication import unpublish
@@ -264,6 +271,7 @@ __all__ = [
     "profile_for",
     "profiles_updated_since",
     "publish_recording",
+    "published_recording",
     "read_step",
     "room_role",
     "same_life_stage",

@@ -14,6 +14,7 @@ from huey import crontab
 from markupsafe import Markup, escape
 
 from core import __version__
+from core.archive.deposits import register_archive_jobs
 from core.config import LoadedConfig, load_config
 from core.config.loader import read_secret_key
 from core.db import bind_database, database
@@ -93,6 +94,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     jobs.periodic(PAIR_LIVE_SESSIONS_JOB, crontab(minute="*"))(pair_due_sessions)
     register_reminder_jobs(jobs)
     register_recording_jobs(jobs)
+    register_archive_jobs(jobs)
 
     for plugin_name, blueprints in call_each(plugin_manager, "register_blueprints", app=app):
         for blueprint in blueprints if isinstance(blueprints, list | tuple) else [blueprints]:

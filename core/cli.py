@@ -533,3 +533,7 @@ def match_cohort(ctx: click.Context, config_path: str | None, event: str, dry_ru
 def main() -> None:
     """Console-script entry point."""
     cli(obj={})
+
+
+# Commands kept in their own modules; imported last because they import the group above.
+from core.archive import commands as _archive_commands  # noqa: E402,F401

@@ -118,14 +118,22 @@ def conversation_ended(conversation: Any) -> None:
 
 @hookspec
 def register_archive_destinations() -> Any:
-    """Return a list of `ArchiveDestination` providers, each with a unique `name`."""
+    """Return a list of `ArchiveDestination` providers, each with a unique `name`.
+
+    Every registered destination is used: a package goes to each one whose `consent` ("deposit" or
+    "public") both participants gave, once the recording is processed and its description approved.
+    """
 
 
 @hookspec
 def before_archive(package: Any) -> Any:
-    """Return a dict of metadata to add to an archive package before it is deposited."""
+    """Return a dict of metadata to add to an archive package before it is built, or None.
+
+    `package` is a dict with `conversation_id` and `identifier`; the result goes into the package's
+    JSON record under `extra`.
+    """
 
 
 @hookspec
 def item_archived(conversation: Any, destination: str, receipt: Any) -> None:
-    """Called after a package was deposited at a destination."""
+    """Called after a package was deposited at the destination named `destination`, with its receipt."""

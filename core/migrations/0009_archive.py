@@ -78,6 +78,7 @@ def up(migrator, db):
         receipt = TextField(null=True)
         error = TextField(null=True)
         wanted = BooleanField(default=True)
+        held = BooleanField(default=False)
         by_hand = TextField(null=True)
         told_at = DateTimeField(null=True)
         told_by = ForeignKeyField(User, null=True, on_delete="SET NULL", backref="+")

@@ -76,6 +76,7 @@ class Deposit(BaseModel):
     receipt = peewee.TextField(null=True)           # JSON from the destination
     error = peewee.TextField(null=True)
     wanted = peewee.BooleanField(default=True)      # False once consent is gone: withdraw, never deposit
+    held = peewee.BooleanField(default=False)       # an admin withdrew it: stays withdrawn until released
     by_hand = peewee.TextField(null=True)           # withdrawn here, but the institution must be told
     told_at = UTCDateTimeField(null=True)
     told_by = peewee.ForeignKeyField(User, null=True, backref="+", on_delete="SET NULL")

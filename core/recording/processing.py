@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +24,7 @@ from peewee import JOIN, fn
 
 from core.api import platform
 from core.db import database, utcnow
+from core.leases import lease_is_free, lease_owner
 from core.models import Conversation
 from core.models.recording import Recording, RecordingChunk, RecordingOutput, RecordingTrack
 from core.recording.audio import (
@@ -63,11 +62,6 @@ def register_recording_jobs(jobs: Any) -> None:
 
     jobs.task(PROCESS_RECORDING_JOB, retries=2, retry_delay=120)(process_recording)
     jobs.periodic(PROCESS_DUE_RECORDINGS_JOB, crontab(minute="*"))(process_due_recordings)
-
-
-def lease_owner() -> str:
-    """Who holds a lease: this host, process and thread."""
-    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
 def is_complete(conversation: Conversation, recording: Recording) -> bool:
@@ -117,23 +111,8 @@ def process_due_recordings() -> int:
 
 
 def _lease_is_free(recording: Recording, now: dt.datetime) -> bool:
-    """An expired lease, or one held by a process of this host that no longer exists."""
-    if recording.lease_until is None or recording.lease_until < now:
-        return True
-    host, _, rest = (recording.lease_owner or "").partition(":")
-    pid_text = rest.split(":", 1)[0]
-    if host != socket.gethostname() or not pid_text.isdigit():
-        return False
-    pid = int(pid_text)
-    if pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    """The recording's lease expired, or its holder died on this host."""
+    return lease_is_free(recording.lease_owner, recording.lease_until, now)
 
 
 def claim(recording_id: int, *, retry_failed: bool = False) -> Recording | None:
@@ -209,6 +188,9 @@ def process_recording(recording_id: int, *, retry_failed: bool = False,
         shutil.rmtree(work, ignore_errors=True)
     report(1.0, "Done", force=True)
     _finish(recording, "processed", None)
+    from core.archive.deposits import recording_processed
+
+    recording_processed(recording.conversation_id)
     return "processed"
 
 
