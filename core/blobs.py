@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import io
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 MAX_KEY_LENGTH = 512
 MAX_SEGMENT_LENGTH = 200
 CHUNK_SIZE = 1024 * 1024
+READ_AHEAD = 64 * 1024  # a BlobReader's pieces: small, so a short range fetches little
 _KEY = re.compile(r"[a-z0-9][a-z0-9_.-]*(/[a-z0-9][a-z0-9_.-]*)*")
 _SEGMENT = re.compile(r"[a-z0-9][a-z0-9_.-]*")
 _S3_PREFIX = re.compile(r"([a-z0-9][a-z0-9_.-]*/)*")
@@ -110,6 +112,28 @@ class BlobStore(ABC):
         """The blob under `key` in pieces of at most `chunk_size` bytes; BlobNotFound (raised at once) if none."""
         return self._iter_bytes(validate_key(key), chunk_size)
 
+    def iter_range(self, key: str, start: int, end: int | None = None,
+                   chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
+        """Bytes `start` up to `end` (exclusive; None: to the end) of the blob under `key`, in pieces.
+
+        Only that part is read from storage (a ranged GET on S3). BlobNotFound is raised at once;
+        a `start` at or past the end gives nothing.
+        """
+        validate_key(key)
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"a byte range needs 0 <= start <= end, not start={start}, end={end}")
+        if end == start:
+            return iter(())
+        return self._iter_range(key, start, end, chunk_size)
+
+    def open(self, key: str) -> BlobReader:
+        """A seekable, read-only file object over the blob under `key` that reads only what is asked for.
+
+        For streaming HTTP range responses (`werkzeug.wsgi.wrap_file`) without holding the blob in memory.
+        BlobNotFound when there is none.
+        """
+        return BlobReader(self, validate_key(key), self._size(key))
+
     def download(self, key: str, path: Path) -> None:
         """Copy the blob under `key` to the local file `path` atomically; BlobNotFound leaves `path` untouched."""
         chunks = self._iter_bytes(validate_key(key), CHUNK_SIZE)
@@ -181,6 +205,20 @@ class BlobStore(ABC):
 
     @abstractmethod
     def _keys(self, prefix: str) -> Iterable[str]: ...
+
+    def _iter_range(self, name: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        """Backends override this to read only the range; the fallback skips the bytes before `start`."""
+        def chunks() -> Iterator[bytes]:
+            position = 0
+            for chunk in self._iter_bytes(name, chunk_size):
+                low, high = max(start - position, 0), len(chunk) if end is None else min(end - position, len(chunk))
+                if high > low:
+                    yield chunk[low:high]
+                position += len(chunk)
+                if end is not None and position >= end:
+                    return
+
+        return chunks()
 
     def _not_found(self, name: str) -> BlobNotFound:
         return BlobNotFound(f"there is no blob '{name}' in {self.describe()}: it was never stored or was deleted")
@@ -328,6 +366,23 @@ class LocalBlobStore(BlobStore):
         def chunks() -> Iterator[bytes]:
             with source, self._errors(f"read '{name}'"):
                 while chunk := source.read(chunk_size):
+                    yield chunk
+
+        return chunks()
+
+    def _iter_range(self, name: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        source = self._open(name)
+
+        def chunks() -> Iterator[bytes]:
+            with source, self._errors(f"read '{name}'"):
+                source.seek(start)
+                left = None if end is None else end - start
+                while left is None or left > 0:
+                    chunk = source.read(chunk_size if left is None else min(chunk_size, left))
+                    if not chunk:
+                        return
+                    if left is not None:
+                        left -= len(chunk)
                     yield chunk
 
         return chunks()
@@ -513,6 +568,23 @@ class S3BlobStore(BlobStore):
 
         return chunks()
 
+    def _iter_range(self, name: str, start: int, end: int | None, chunk_size: int) -> Iterator[bytes]:
+        wanted = f"bytes={start}-" if end is None else f"bytes={start}-{end - 1}"
+        try:
+            with self._errors(f"read '{name}'", name):
+                body = self.client.get_object(Bucket=self.bucket, Key=self._object(name), Range=wanted)["Body"]
+        except BlobStoreError as error:
+            if isinstance(error.__cause__, boto_errors.ClientError) and \
+                    error.__cause__.response.get("Error", {}).get("Code") == "InvalidRange":
+                return iter(())  # the range starts at or past the end: nothing to read
+            raise
+
+        def chunks() -> Iterator[bytes]:
+            with contextlib.closing(body), self._errors(f"read '{name}'", name):
+                yield from body.iter_chunks(chunk_size)
+
+        return chunks()
+
     def _head(self, name: str) -> dict[str, Any]:
         with self._errors(f"look up '{name}'", name):
             return self.client.head_object(Bucket=self.bucket, Key=self._object(name))
@@ -550,6 +622,73 @@ class S3BlobStore(BlobStore):
         # A listing (not head_bucket) because its error bodies tell a missing bucket, bad keys and denial apart.
         with self._errors("reach the bucket"):
             self.client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+
+
+class BlobReader(io.RawIOBase):
+    """A seekable, read-only view of one blob: each read continues one ranged stream from the position,
+    and a seek elsewhere drops it, so only the bytes asked for are fetched and memory stays small."""
+
+    def __init__(self, store: BlobStore, name: str, size: int) -> None:
+        super().__init__()
+        self.store = store
+        self.name = name
+        self.size = size
+        self._position = 0
+        self._chunks: Iterator[bytes] | None = None
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        """Always readable."""
+        return True
+
+    def seekable(self) -> bool:
+        """Always seekable."""
+        return True
+
+    def tell(self) -> int:
+        """The current position in the blob."""
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """Move to a new position (SEEK_SET, SEEK_CUR or SEEK_END); the next read starts there."""
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        position = base + offset
+        if position < 0:
+            raise ValueError(f"cannot seek to {position}, before the start of the blob")
+        if position != self._position:
+            self._drop()
+            self._position = position
+        return position
+
+    def readinto(self, buffer: Any) -> int:
+        """Fill `buffer` from the current position; 0 at the end of the blob."""
+        if self.closed:
+            raise ValueError("the blob reader is closed")
+        if self._position >= self.size or len(buffer) == 0:
+            return 0
+        if not self._pending:
+            if self._chunks is None:
+                self._chunks = self.store._iter_range(self.name, self._position, None, READ_AHEAD)
+            self._pending = memoryview(next(self._chunks, b""))
+            if not self._pending:
+                return 0
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        self._position += count
+        return count
+
+    def _drop(self) -> None:
+        close = getattr(self._chunks, "close", None)
+        if close is not None:
+            close()
+        self._chunks = None
+        self._pending = memoryview(b"")
+
+    def close(self) -> None:
+        """Release the open stream, if any."""
+        self._drop()
+        super().close()
 
 
 def blob_store_from_settings(storage: StorageSettings, instance_file: Callable[[str], Path]) -> BlobStore:
