@@ -294,8 +294,7 @@ def _withdraw(row: Deposit, destination: Any) -> str:
         raise DepositError(f"withdraw() returned {type(result).__name__}; the plugin must return a "
                            "WithdrawalResult(removed, message).", retry=False)
     _settle(row, "withdrawn", {"withdrawn_at": utcnow(), "package_sha256": None,
-                               "by_hand": None if result.removed else f"{destination.institution}: "
-                                                                      f"{result.message or 'tell them by hand.'}",
+                               "by_hand": None if result.removed else (result.message or "Tell them by hand."),
                                "told_at": None, "told_by": None})
     return "withdrawn" + ("" if result.removed else " (tell the institution by hand)")
 

@@ -13,6 +13,7 @@ from core.api import platform
 from core.archive import deposits as pipeline
 from core.archive.consent import choice_of, deadline
 from core.archive.descriptions import approved_proposal
+from core.archive.gather import identifier_of
 from core.models import Conversation, User
 from core.models.archive import Deposit, DescriptionProposal
 from core.models.recording import Recording
@@ -62,7 +63,10 @@ def archive() -> str:
     by_hand = list(Deposit.select().where(Deposit.by_hand.is_null(False) & Deposit.told_at.is_null())
                    .order_by(Deposit.withdrawn_at.desc()))
     names = {name: destination.institution for name, destination in pipeline.destinations().items()}
+    identifiers = {conversation.id: identifier_of(conversation) for conversation in Conversation.select().where(
+        Conversation.id.in_([row.conversation_id for row in by_hand]))}
     return render_template("archive/admin_archive.html", items=items, by_hand=by_hand, institutions=names,
+                           identifiers=identifiers,
                            status_label=pipeline.status_label, form=TextForm(),
                            identifier_prefix=platform().settings.archive.identifier_prefix)
 
