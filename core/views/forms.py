@@ -6,8 +6,8 @@ from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
+from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 _EMAIL = [InputRequired("Enter your email address."),
           Email("Enter an email address like name@example.org.", check_deliverability=False,
@@ -122,3 +122,94 @@ class WithdrawForm(TextForm):
     """Withdraw consent, which erases every answer."""
 
     confirm = BooleanField("Yes, erase my answers", validators=[InputRequired("Tick the box to confirm.")])
+
+
+class ArchiveChoicesForm(TextForm):
+    """A participant's three choices about the recording (archive_choices); an unticked box is a no."""
+
+    deposit = BooleanField("Deposit it at the archive")
+    public = BooleanField("Publish it on this site")
+    broadcast = BooleanField("Allow its use in broadcasts")
+
+
+TERMS_MAX = 4000
+"""The longest comma-separated list of terms a description field takes (the service checks each term)."""
+
+
+_SUMMARY_MESSAGE = "Give a summary of 20 to 4000 characters: a few sentences about what you talked about."
+
+
+def _one_line(value: Any) -> Any:
+    """Runs of spaces and line breaks as one space (as the description service stores them)."""
+    return " ".join(value.split()) if isinstance(value, str) else value
+
+
+def _stripped(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+def _terms_field(label: str) -> StringField:
+    return StringField(label, validators=[Length(max=TERMS_MAX, message=f"Keep this under {TERMS_MAX} characters.")])
+
+
+class DescriptionForm(TextForm):
+    """A proposed description of the recording (archive_choices); the partner approves it.
+
+    The lengths mirror core.archive.descriptions.propose, so an error shows at its field; each list
+    field is checked term by term with clean_terms.
+    """
+
+    title = StringField("Title", filters=[_one_line], validators=[
+        DataRequired("Give a title of 3 to 200 characters."),
+        Length(min=3, max=200, message="Give a title of 3 to 200 characters.")])
+    summary = TextAreaField("Summary", filters=[_stripped], render_kw={"rows": 6}, validators=[
+        DataRequired(_SUMMARY_MESSAGE), Length(min=20, max=4000, message=_SUMMARY_MESSAGE)])
+    keywords = StringField("Keywords", validators=[
+        DataRequired("Give at least one keyword, e.g. family, faith, work."),
+        Length(max=TERMS_MAX, message=f"Keep this under {TERMS_MAX} characters.")])
+    people = _terms_field("People you talked about (optional)")
+    places = TextAreaField("Places (optional)", render_kw={"rows": 3}, validators=[
+        Length(max=TERMS_MAX, message=f"Keep this under {TERMS_MAX} characters.")])
+    organisations = _terms_field("Organisations (optional)")
+    languages = _terms_field("Languages you spoke (optional)")
+    location = StringField("Where you were during the conversation (optional)", filters=[_one_line], validators=[
+        Length(max=200, message="Keep the location under 200 characters, e.g. “Columbus, Ohio”.")])
+
+    def validate_keywords(self, field: Any) -> None:
+        self._check_terms(field, "keywords")
+
+    def validate_people(self, field: Any) -> None:
+        self._check_terms(field, "people")
+
+    def validate_places(self, field: Any) -> None:
+        self._check_terms(field, "places")
+
+    def validate_organisations(self, field: Any) -> None:
+        self._check_terms(field, "organisations")
+
+    def validate_languages(self, field: Any) -> None:
+        self._check_terms(field, "languages")
+
+    def terms(self, facet: str) -> Any:
+        """A list field's value as the description service takes it: places one per line (a place
+        such as "Columbus, Ohio" has a comma), the others comma-separated text."""
+        value = getattr(self, facet).data
+        value = value if isinstance(value, str) else ""
+        return [line for line in value.splitlines() if line.strip()] if facet == "places" else value
+
+    def _check_terms(self, field: Any, facet: str) -> None:
+        from core.archive.descriptions import DescriptionError, clean_terms
+
+        try:
+            terms = clean_terms(self.terms(facet), facet)
+        except DescriptionError as error:
+            raise ValidationError(str(error)) from None
+        if facet == "keywords" and not terms:
+            raise ValidationError("Give at least one keyword, e.g. family, faith, work.")
+
+
+class DescriptionDecisionForm(TextForm):
+    """Approve or decline the partner's proposed description (the button pressed names the decision)."""
+
+    decision = StringField("Decision", validators=[AnyOf(("approve", "decline"), message=(
+        "Press Approve or Decline under the proposal."))])
