@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from core.db import database
+from core.testing import deep_merge
 from tests.archive_helpers import choose, describe, processed
 from tests.room_fakes import ROOM_SETTINGS, booked, people, room_plugins
 
@@ -29,7 +30,7 @@ def outbox_folder(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def oss_connect_settings(outbox_folder: Path) -> dict[str, Any]:
-    return {**ROOM_SETTINGS, "plugins": {"archive_bagit": {"folder": str(outbox_folder)}}}
+    return deep_merge(ROOM_SETTINGS, {"plugins": {"archive_bagit": {"folder": str(outbox_folder)}}})
 
 
 @pytest.fixture
@@ -61,8 +62,8 @@ def test_killed_with_sigkill_during_a_deposit_a_restart_deposits_exactly_once(
     first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and first.poll() is None:
-        if outbox_folder.exists() and any(outbox_folder.iterdir()):   # the copy into the pickup folder began
-            break
+        if outbox_folder.exists() and any(path.name.startswith(".partial-") for path in outbox_folder.iterdir()):
+            break                                                     # the copy into the pickup folder began
         time.sleep(0.001)
     assert first.poll() is None, "the deposit ended before it could be killed: " + first.stdout.read().decode()
     os.kill(first.pid, signal.SIGKILL)
@@ -77,10 +78,11 @@ def test_killed_with_sigkill_during_a_deposit_a_restart_deposits_exactly_once(
     with app.app_context(), database.connection_context():
         done = Deposit.get(Deposit.conversation == conversation.id)
     assert done.status == "deposited" and done.package_sha256 and done.lease_owner is None
-    entries = sorted(path.name for path in outbox_folder.iterdir())
+    entries = sorted(path.name for path in outbox_folder.iterdir() if path.name != ".lock")
     assert len(entries) == 1 and not entries[0].startswith("."), f"exactly one bag, no leftovers: {entries}"
     bag = bagit.Bag(str(outbox_folder / entries[0]))
     bag.validate()
     assert bag.info["External-Identifier"] == entries[0]
     third = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert third.returncode == 0 and sorted(path.name for path in outbox_folder.iterdir()) == entries
+    assert third.returncode == 0
+    assert sorted(path.name for path in outbox_folder.iterdir() if path.name != ".lock") == entries

@@ -73,7 +73,8 @@ def copy_example(folder: Path) -> Path:
 def test_the_example_is_a_valid_config(tmp_path):
     loaded = load_config(copy_example(tmp_path), environ={"OSS_CONNECT_SECRET_KEY": SECRET})
     assert loaded.settings.site.organisation == "Riverbend Public Library"
-    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge", "call_webrtc"]
+    assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge", "call_webrtc",
+                                                      "archive_site", "archive_bagit"]
     assert loaded.plugin_settings("questionnaire_yaml").questionnaire.version >= 1
 
 
@@ -89,7 +90,7 @@ def test_the_example_with_the_demo_plugin_enabled_is_valid(tmp_path):
     assert enable_demo(config)
     loaded = load_config(config, environ={"OSS_CONNECT_SECRET_KEY": SECRET})
     assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge", "call_webrtc",
-                                                      "demo_data"]
+                                                      "archive_site", "archive_bagit", "demo_data"]
 
 
 def test_every_option_has_a_description_to_document():
