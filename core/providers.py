@@ -202,6 +202,11 @@ class ArchiveDestination(Provider):
         """Who receives the packages, as admins should read it (e.g. "Library of Congress, AFC")."""
         return self.label or self.name
 
+    @property
+    def contact(self) -> str:
+        """Whom admins write to at the institution (a name, an address); shown to admins only."""
+        return ""
+
     def deposit(self, package: Any) -> dict[str, Any]:
         """Deposit an `ArchivePackage`; return a JSON-ready receipt (where it went, what was written).
 

@@ -24,6 +24,11 @@ class ShelfDestination(ArchiveDestination):
         self.removes = True
         self.packages: list[Any] = []
 
+    @property
+    def contact(self) -> str:
+        """The archivist to write to."""
+        return "Pat Archivist, archive@shelf.example"
+
     def deposit(self, package: Any) -> dict[str, Any]:
         """Copy the bag, or raise the next planned failure."""
         if self.failures:

@@ -310,6 +310,7 @@ def test_withdrawn_deposit_consent_withdraws_and_names_who_to_tell(app, login, c
     page = admin.get("/admin/archive").get_data(as_text=True)
     assert "Institutions to tell by hand" in page and "write to the archivist" in page
     assert "The Shelf Archive" in page and shelf.packages[0].identifier in page
+    assert "Contact: Pat Archivist, archive@shelf.example." in page
     token = form_token(admin, "/admin/archive")
     admin.post(f"/admin/archive/deposits/{row.id}/told", data={"csrf_token": token})
     assert rows(app)["shelf"].told_at is not None

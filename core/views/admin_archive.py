@@ -63,10 +63,11 @@ def archive() -> str:
     by_hand = list(Deposit.select().where(Deposit.by_hand.is_null(False) & Deposit.told_at.is_null())
                    .order_by(Deposit.withdrawn_at.desc()))
     names = {name: destination.institution for name, destination in pipeline.destinations().items()}
+    contacts = {name: destination.contact for name, destination in pipeline.destinations().items()}
     identifiers = {conversation.id: identifier_of(conversation) for conversation in Conversation.select().where(
         Conversation.id.in_([row.conversation_id for row in by_hand]))}
     return render_template("archive/admin_archive.html", items=items, by_hand=by_hand, institutions=names,
-                           identifiers=identifiers,
+                           identifiers=identifiers, contacts=contacts,
                            status_label=pipeline.status_label, form=TextForm(),
                            identifier_prefix=platform().settings.archive.identifier_prefix)
 

@@ -25,6 +25,7 @@ PUBLIC_PAGES = [
     ("reset-request", "/reset"),
     ("magic-link-request", "/magic"),
     ("not-found", "/no-such-page"),
+    ("listen", "/listen"),
 ]
 
 # (name, path) of the pages only a signed-in admin sees.
@@ -32,6 +33,7 @@ ADMIN_PAGES = [
     ("account", "/account"),
     ("admin-index", "/admin/"),
     ("admin-outbox", "/admin/outbox"),
+    ("admin-archive", "/admin/archive"),
 ]
 
 
