@@ -625,7 +625,7 @@ def test_the_commented_out_example_in_the_example_config_is_valid(tmp_path):
 
     root = Path(__file__).resolve().parents[2]
     text = (root / "config" / "oss-connect.example.yaml").read_text(encoding="utf-8")
-    block = re.search(r"^  # questionnaire_import:.*?(?=^  # [a-z_]+:|^\S|\Z)", text, flags=re.DOTALL | re.MULTILINE)
+    block = re.search(r"^  # questionnaire_import:.*?(?=^  # [a-z0-9_]+:|^\S|\Z)", text, flags=re.DOTALL | re.MULTILINE)
     assert block, "the example config has no commented-out questionnaire_import block"
     enabled = text.replace(block.group(0), re.sub(r"^  # ", "  ", block.group(0), flags=re.MULTILINE))
     (tmp_path / "oss-connect.yaml").write_text(enabled, encoding="utf-8")
