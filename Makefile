@@ -15,8 +15,7 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed-test chromium
 	$(BIN)/ruff check .
-	$(BIN)/pytest -n $(JOBS) --db sqlite
-	$(BIN)/pytest -n $(JOBS) --db postgresql
+	tests/run-suite.sh $(BIN) $(JOBS)
 
 test-sqlite: $(VENV)/.installed-test chromium
 	$(BIN)/pytest -n $(JOBS) --db sqlite $(ARGS)

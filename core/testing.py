@@ -80,6 +80,21 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
+def redis_test_db(purpose: str) -> int:
+    """A Redis database number of this xdist worker's own for `purpose` ("jobs" or "realtime").
+
+    The numbers come from OSS_CONNECT_TEST_REDIS_DBS ("LOW-HIGH", 4-15 by default), half for each
+    purpose, so tests flush only their own database. `make test` gives its two concurrent passes
+    (SQLite, PostgreSQL) separate ranges.
+    """
+    low, _, high = os.environ.get("OSS_CONNECT_TEST_REDIS_DBS", "4-15").partition("-")
+    first, last = int(low), int(high or low)
+    half = max(1, (last - first + 1) // 2)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    index = (int(worker.removeprefix("gw") or -1) + 1) % half
+    return first + index + (half if purpose == "realtime" else 0)
+
+
 def require_service(name: str, reason: str) -> None:
     """Fail on CI, skip elsewhere, when a service the test needs is missing."""
     message = f"{name} is not available: {reason}"

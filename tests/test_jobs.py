@@ -121,9 +121,10 @@ def test_unknown_job_name_is_refused_with_the_known_names(app):
 # --- the Redis queue ------------------------------------------------------------------------------
 
 def redis_db_for_worker() -> int:
-    """A Redis database of this xdist worker's own (15 down to 4), flushed before and after use."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
-    return 15 - (int(worker.removeprefix("gw") or -1) + 1) % 12
+    """A Redis database of this xdist worker's own for the job queue, flushed before and after use."""
+    from core.testing import redis_test_db
+
+    return redis_test_db("jobs")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ are meant for, and with a Redis message queue an event emitted by another proces
 
 from __future__ import annotations
 
-import os
 import threading
 import uuid
 from collections.abc import Iterator
@@ -166,9 +165,10 @@ def test_notify_reaches_only_that_users_sockets(live_server, users, sockets):
 
 
 def redis_db_for_worker() -> int:
-    """A Redis database number of this xdist worker's own (3..14), so parallel runs stay apart."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
-    return 3 + (int(worker.removeprefix("gw") or -1) + 1) % 12
+    """A Redis database number of this xdist worker's own for the message queue, so parallel runs stay apart."""
+    from core.testing import redis_test_db
+
+    return redis_test_db("realtime")
 
 
 def redis_url_or_skip() -> str:
