@@ -29,9 +29,10 @@ def test_make_run_initialises_then_serves():
 
 def test_make_test_runs_both_databases_and_installs_chromium():
     plan = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
-    assert "pytest -n auto --db sqlite" in plan
-    assert "pytest -n auto --db postgresql" in plan
+    assert "tests/run-suite.sh .venv/bin auto" in plan
     assert "chromium" in plan
+    script = (ROOT / "tests" / "run-suite.sh").read_text(encoding="utf-8")
+    assert '--db postgresql' in script and '--db sqlite' in script
 
 
 def test_ci_calls_make_test():
