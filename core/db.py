@@ -17,6 +17,11 @@ from core.plugins_loader import StartupError
 
 database = peewee.DatabaseProxy()
 
+# Every SQLite transaction peewee opens (atomic(), transaction(), also through the proxy) begins
+# IMMEDIATE: it takes the write lock at BEGIN, so a concurrent writer makes it wait (busy_timeout). A
+# deferred transaction that reads and then writes fails at once with "database is locked" when another
+# connection committed since its read (WAL cannot upgrade a stale snapshot). Nested levels are savepoints.
+SQLITE_OPTIONS = {"lock_type": "IMMEDIATE", "check_same_thread": False}
 SQLITE_PRAGMAS = {
     "journal_mode": "wal",
     "busy_timeout": 10000,
@@ -31,16 +36,6 @@ class BaseModel(peewee.Model):
     class Meta:
         database = database
         legacy_table_names = False
-
-
-def write_transaction() -> Any:
-    """A transaction that reads and then writes: on SQLite it takes the write lock at BEGIN (IMMEDIATE),
-    so a concurrent writer makes it wait (busy_timeout) instead of failing with "database is locked"
-    when its read snapshot went stale; on PostgreSQL an ordinary transaction. Nested, a savepoint."""
-    real = database.obj
-    if isinstance(real, peewee.SqliteDatabase) and not real.in_transaction():
-        return real.atomic(lock_type="IMMEDIATE")
-    return database.atomic()
 
 
 @contextlib.contextmanager
@@ -101,9 +96,9 @@ def open_database(url: str, instance_path: Path) -> peewee.Database:
         relative = url[len("sqlite:///"):]
         path = (instance_path / relative).resolve()
         path.parent.mkdir(parents=True, exist_ok=True)
-        return peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        return peewee.SqliteDatabase(str(path), pragmas=SQLITE_PRAGMAS, **SQLITE_OPTIONS)
     if url.startswith("sqlite:"):
-        return db_url.connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+        return db_url.connect(url, pragmas=SQLITE_PRAGMAS, **SQLITE_OPTIONS)
     if url.startswith("postgres://"):
         url = "postgresql://" + url[len("postgres://"):]
     return db_url.connect(url)

@@ -17,7 +17,7 @@ from typing import Any
 import peewee
 
 from core.api import platform
-from core.db import database, utcnow, write_transaction
+from core.db import database, utcnow
 from core.models import Conversation, User
 from core.models.recording import Recording, RecordingChunk, RecordingTrack
 from core.recording.keys import chunk_key
@@ -132,7 +132,7 @@ def create_track(conversation: Conversation, user: User, started_at_ms: Any, mim
     now = utcnow()
     started_at = _trusted_start(started_at_ms, now)
     timeline = max(0.0, elapsed_seconds(state, now) - (now - started_at).total_seconds())
-    with write_transaction():
+    with database.atomic():
         recording = recording_of(conversation)
         if recording is None:
             try:

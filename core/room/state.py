@@ -19,7 +19,7 @@ from typing import Any
 
 from flask import current_app
 
-from core.db import database, utcnow, write_transaction
+from core.db import database, utcnow
 from core.models import Conversation, Recording, RecordingConsent, RecordingEvent, RoomState, User
 from core.room.guide import Guide
 
@@ -244,7 +244,7 @@ def apply_action(conversation: Conversation, user: User, role: str, action: str,
     if needs_version and (not isinstance(seen, int) or isinstance(seen, bool)):
         raise RoomActionError("Missing the version of the state you saw; reload the page.", code="bad_request")
     for _attempt in range(8):
-        with write_transaction():
+        with database.atomic():
             state = room_state(conversation)
             if needs_version and seen != state.version:
                 raise StaleStateError(snapshot(conversation, state))
