@@ -73,6 +73,7 @@ from core.questionnaire.store import (
     has_consent,
     read_step,
     save_answers,
+    visibility_field,
 )
 from core.views.forms import TextForm
 
@@ -189,6 +190,73 @@ def unpublish_recording(conversation_id: int) -> bool:
     return unpublish(conversation_id)
 
 
+def ffmpeg_executable() -> str:
+    """The ffmpeg program core uses: the system's when on PATH, else the one bundled with imageio-ffmpeg."""
+    from core.recording.audio import ffmpeg_executable as executable
+
+    return executable()
+
+
+def import_recording(conversation_id: int, tracks: dict[int, Any], *, process: bool = False) -> Any:
+    """Take in a recording made outside the room (a field recorder, the demo) as the conversation's own.
+
+    `tracks` maps each participant's user id to an Opus file (Ogg or WebM); the files are kept byte-exact
+    as the originals and processed like the browsers' tracks: by the worker, or here and now with
+    `process=True`. Returns the `Recording` (`status` "processed" after a processing here). Raises
+    ValueError with a sentence for a conversation that already has a recording, a track of someone
+    else, or a file that is not Opus audio.
+    """
+    from core.models import Conversation
+    from core.models.recording import Recording
+    from core.recording.imports import import_recording as take_in
+    from core.recording.processing import PROCESS_RECORDING_JOB, process_recording
+
+    recording = take_in(Conversation.get_by_id(conversation_id), tracks)
+    if process:
+        process_recording(recording.id)
+    else:
+        platform().jobs.enqueue(PROCESS_RECORDING_JOB, recording.id)
+    return Recording.get_by_id(recording.id)
+
+
+def record_archive_choice(conversation_id: int, user_id: int, *, deposit: bool, public: bool,
+                          broadcast: bool) -> None:
+    """Record a participant's archive choices as the choices page does (with the release's version and
+    SHA-256, append-only), then bring the deposits and the public listing in line.
+
+    Raises ValueError with a sentence (not a participant, no processed recording yet, giving more
+    after the deadline)."""
+    from core.archive.consent import record_choice
+    from core.archive.deposits import plan
+    from core.models import Conversation
+
+    conversation = Conversation.get_by_id(conversation_id)
+    record_choice(conversation, user_id, deposit=deposit, public=public, broadcast=broadcast)
+    plan(conversation)
+
+
+def propose_description(conversation_id: int, user_id: int, **fields: Any) -> int:
+    """A participant proposes the conversation's description: `title`, `summary`, `keywords` and
+    optionally `people`, `places`, `organisations`, `languages` (lists of words) and `location`.
+    Returns the proposal's id for the partner to approve. Raises ValueError with a sentence."""
+    from core.archive.descriptions import propose
+    from core.models import Conversation
+
+    return propose(Conversation.get_by_id(conversation_id), user_id, **fields).id
+
+
+def approve_description(conversation_id: int, user_id: int, proposal_id: int) -> None:
+    """The partner approves a proposed description (it becomes the conversation's), then the deposits
+    are brought in line. Raises ValueError with a sentence."""
+    from core.archive.deposits import plan
+    from core.archive.descriptions import decide
+    from core.models import Conversation
+
+    conversation = Conversation.get_by_id(conversation_id)
+    decide(conversation, user_id, proposal_id, approve=True)
+    plan(conversation)
+
+
 def notify(user_id: int, event: str, data: dict[str, Any]) -> None:
     """Send a Socket.IO event to every open connection of one user."""
     from core.realtime import notify_user
@@ -242,6 +310,7 @@ __all__ = [
     "active_questionnaire",
     "admin_required",
     "answered_in_common",
+    "approve_description",
     "availability_overlap",
     "book_conversation",
     "cli_app",
@@ -254,10 +323,12 @@ __all__ = [
     "current_answers",
     "database",
     "escape",
+    "ffmpeg_executable",
     "field_name",
     "give_consent",
     "has_consent",
     "hookimpl",
+    "import_recording",
     "invite_participant",
     "join_words",
     "load_questionnaire",
@@ -270,9 +341,11 @@ __all__ = [
     "political_side",
     "profile_for",
     "profiles_updated_since",
+    "propose_description",
     "publish_recording",
     "published_recording",
     "read_step",
+    "record_archive_choice",
     "room_role",
     "same_life_stage",
     "same_place",
@@ -281,4 +354,5 @@ __all__ = [
     "share_language",
     "unpublish_recording",
     "utcnow",
+    "visibility_field",
 ]

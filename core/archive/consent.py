@@ -30,7 +30,7 @@ PURPOSE_LABELS = {
 }
 
 
-class ConsentError(Exception):
+class ConsentError(ValueError):
     """A choice that cannot be recorded; the message says why (e.g. the deadline passed)."""
 
 

@@ -19,7 +19,7 @@ MAX_TERMS = 20
 MAX_TERM_LENGTH = 80
 
 
-class DescriptionError(Exception):
+class DescriptionError(ValueError):
     """A proposal or approval that cannot be taken; the message says what to change."""
 
 
