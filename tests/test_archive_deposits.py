@@ -273,6 +273,29 @@ def test_a_destination_no_longer_enabled_is_named(app, cast, recorded):
     assert "“attic” is not enabled any more" in row.error and row.next_attempt_at is None
 
 
+def test_a_destination_enabled_later_receives_what_was_agreed_before(app, cast, recorded, shelf, make_user):
+    """The shelf has no row for a conversation agreed while it was not enabled (as if installed since):
+    the next sweep plans and deposits it; one not agreed, and one withdrawn, are left alone."""
+    from core.models.archive import Deposit
+
+    describe(app, recorded, cast["ann"], cast["ben"])
+    agree(app, recorded, cast, deposit=True, public=True)
+    assert [rows(app)["shelf"].status, len(shelf.deposits)] == ["deposited", 1]
+    with app.app_context(), database.connection_context():
+        Deposit.delete().where(Deposit.destination == "shelf").execute()
+    other = booked(app, cast["cal"], cast["ben"], minutes_ago=200)
+    processed(app, other)
+    describe(app, other, cast["cal"], cast["ben"])
+    choose(app, other, cast["cal"], deposit=True)  # Ben has not agreed: nothing to send
+
+    assert sweep(app) == 1
+
+    assert [rows(app)["shelf"].status, len(shelf.deposits)] == ["deposited", 2]
+    with app.app_context(), database.connection_context():
+        assert Deposit.select().where(Deposit.conversation == other.id).count() == 0
+    assert sweep(app) == 0, "planned once: the row now exists"
+
+
 # --- withdrawal ---------------------------------------------------------------------------------
 
 def test_withdrawn_public_consent_takes_it_off_the_site_at_once(app, client, cast, recorded):

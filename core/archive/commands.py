@@ -37,7 +37,7 @@ def deposit_command(ctx: click.Context, config_path: str | None, conversation_id
     The worker does this by itself; use it to watch a deposit, or to finish one whose process died.
     Exit code 1 when a deposit failed (the reason is printed and shown on /admin/archive).
     """
-    from core.archive.deposits import deposit_conversation, due_conversation_ids, status_label
+    from core.archive.deposits import deposit_conversation, due_conversation_ids, plan_unplanned, status_label
     from core.db import database
     from core.models.archive import Deposit
 
@@ -46,7 +46,8 @@ def deposit_command(ctx: click.Context, config_path: str | None, conversation_id
     app = app_or_exit(ctx, config_path)
     failed = 0
     with app.app_context(), database.connection_context():
-        ids = list(conversation_ids) + (due_conversation_ids() if due else [])
+        plan_unplanned()  # a destination enabled since the participants agreed gets its rows
+        ids = list(dict.fromkeys(list(conversation_ids) + (due_conversation_ids() if due else [])))
         if not ids:
             click.echo("no deposit work is due")
         for conversation_id in ids:

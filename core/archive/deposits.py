@@ -23,13 +23,13 @@ from pathlib import Path
 from typing import Any
 
 from core.api import platform
-from core.archive.consent import both_agree
+from core.archive.consent import agreed_conversation_ids, both_agree
 from core.archive.descriptions import approved_proposal
 from core.archive.types import ArchivePackage, DepositError, WithdrawalResult
 from core.db import database, utcnow
 from core.leases import lease_is_free, lease_owner
 from core.models import Conversation
-from core.models.archive import Deposit
+from core.models.archive import Deposit, DescriptionProposal
 from core.models.recording import Recording
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,26 @@ def plan(conversation: Conversation) -> bool:
     if queue:
         platform().jobs.enqueue(DEPOSIT_JOB, conversation.id)
     return queue
+
+
+def plan_unplanned(limit: int = 200) -> list[int]:
+    """Plan the conversations that a registered destination has no row for although both participants
+    agreed and the description is approved: those agreed before the destination was enabled (a new
+    institution, a plugin installed later). Run by the sweep; returns the ids planned."""
+    described = DescriptionProposal.select(DescriptionProposal.conversation).where(
+        DescriptionProposal.status == "approved")
+    found: set[int] = set()
+    for name, destination in destinations().items():
+        has_row = Deposit.select(Deposit.conversation).where(Deposit.destination == name)
+        query = (Recording.select(Recording.conversation)
+                 .where((Recording.status == "processed") & Recording.conversation.in_(described)
+                        & Recording.conversation.in_(agreed_conversation_ids(destination.consent))
+                        & Recording.conversation.not_in(has_row))
+                 .limit(limit))
+        found.update(row.conversation_id for row in query)
+    for conversation_id in sorted(found):
+        plan(Conversation.get_by_id(conversation_id))
+    return sorted(found)
 
 
 def _retarget(row: Deposit, want: bool, now: dt.datetime) -> bool:
@@ -340,11 +360,14 @@ def due_conversation_ids(now: dt.datetime | None = None) -> list[int]:
 
 
 def deposit_sweep() -> int:
-    """Queue the deposit job of each conversation with due work; returns how many."""
+    """Plan what a newly enabled destination should receive, then queue the deposit job of each
+    conversation with due work; returns how many conversations have work."""
+    planned = set(plan_unplanned())  # plan() queued their jobs
     ids = due_conversation_ids()
     for conversation_id in ids:
-        platform().jobs.enqueue(DEPOSIT_JOB, conversation_id)
-    return len(ids)
+        if conversation_id not in planned:
+            platform().jobs.enqueue(DEPOSIT_JOB, conversation_id)
+    return len(planned | set(ids))
 
 
 def check_deposits(limit: int = 50) -> int:
