@@ -333,6 +333,20 @@ def test_validate_pbcore_reports_a_schema_error() -> None:
     assert validate_pbcore(b"<pbcoreDescriptionDocument")[0].startswith("not well-formed XML")
 
 
+def test_a_record_the_schema_refuses_stops_the_bag_and_leaves_nothing(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """build_bag checks every bag against the PBCore 2.1 schema (and the profile) before it is final."""
+    import core.archive.bag
+
+    written = core.archive.bag.pbcore_xml
+    monkeypatch.setattr(core.archive.bag, "pbcore_xml", lambda source: written(source).replace(
+        b"<pbcoreTitle>", b"<pbcoreTitel>").replace(b"</pbcoreTitle>", b"</pbcoreTitel>"))
+
+    with pytest.raises(BagBuildError, match=r"would not conform.*pbcore\.xml: .*pbcoreTitel"):
+        build_bag(package_input(), tmp_path / "bag")
+    assert list(tmp_path.iterdir()) == [], "no half-made bag is left"
+
+
 def test_progress_goes_from_zero_to_one(tmp_path: Path) -> None:
     seen: list[tuple[float, str]] = []
     build_bag(package_input(), tmp_path / "bag", progress=lambda fraction, label: seen.append((fraction, label)))

@@ -36,6 +36,7 @@ from core.archive.records import (
     hhmmss,
     pbcore_xml,
     record_json,
+    validate_pbcore,
 )
 from core.archive.types import ArchivePackage, PackageInput
 
@@ -205,6 +206,8 @@ def build_bag(source: PackageInput, target: Path, *, progress: Callable[[float, 
             if listed.get(audio_bag_path(audio)) != audio.sha256:
                 raise BagBuildError(f"The {audio.role} file's SHA-256 is not the one the recording stored: the "
                                     "copy is damaged. Download it again or process the recording again.")
+        report(0.97, "checking the bag against the profile and the PBCore 2.1 schema")
+        _check_conformance(staging)
         if target.exists():
             target.rmdir()
         staging.rename(target)
@@ -218,6 +221,16 @@ def build_bag(source: PackageInput, target: Path, *, progress: Callable[[float, 
         package.progress = progress
     report(1.0, "bag ready")
     return package
+
+
+def _check_conformance(folder: Path) -> None:
+    """Refuse a bag that does not conform to the profile, or whose PBCore record the schema refuses."""
+    problems = _profile_problems(folder, bagit.Bag(str(folder)), load_profile())
+    problems += [f"pbcore.xml: {problem}" for problem in
+                 validate_pbcore((folder / METADATA_FOLDER / "pbcore.xml").read_bytes())]
+    if problems:
+        raise BagBuildError("The package would not conform, so it was not made: " + "; ".join(problems[:5])
+                            + ". This is a fault of oss-connect or of a plugin that changed the metadata; report it.")
 
 
 def describe_bag(path: Path) -> ArchivePackage:
