@@ -175,3 +175,68 @@ def test_demo_participants_get_complete_varied_profiles_once(app, instance):
     assert demo_data_command(instance).returncode == 0
     with database.connection_context():
         assert Answer.select().count() == answers  # a second run adds nothing
+
+
+ARCHIVE_DEMO = {"plugins": {"questionnaire_yaml": None, "archive_site": None, "archive_bagit": None,
+                            "demo_data": {**DEMO["plugins"]["demo_data"], "participants": 6}}}
+
+
+@pytest.mark.parametrize("oss_connect_settings", [ARCHIVE_DEMO], ids=["demo_data+archive"])
+def test_demo_data_makes_a_public_archived_conversation_and_one_waiting_for_choices(app, instance, client, login):
+    """Participants 3 and 4 are heard on /listen (first names and bios public), their bag is valid in
+    the pickup folder; participants 5 and 6 have a processed recording and no choices yet. Made once."""
+    import re
+
+    import bagit
+
+    from core.models import Conversation
+    from core.models.archive import ArchiveConsent, Deposit
+    from core.models.recording import Recording
+    from plugins.demo_data.profiles import BIOS, FIRST_NAMES
+
+    first = demo_data_command(instance)
+    assert first.returncode == 0, first.stderr
+    public_id, waiting_id = (int(number) for number in re.findall(r"a demo conversation (\d+) of", first.stdout))
+    with database.connection_context():
+        recordings = {row.conversation_id: row.status for row in Recording.select()}
+        deposits = {row.destination: row.status for row in Deposit.select().where(Deposit.conversation == public_id)}
+        waiting_choices = ArchiveConsent.select().where(ArchiveConsent.conversation == waiting_id).count()
+    assert recordings == {public_id: "processed", waiting_id: "processed"}
+    assert deposits == {"site": "deposited", "bagit": "deposited"}  # the tests' jobs run as they are queued
+    assert waiting_choices == 0
+
+    listing = client.get("/listen").get_data(as_text=True)
+    slug = re.search(r'href="/listen/([0-9a-f]{32})"', listing).group(1)
+    item = client.get(f"/listen/{slug}").get_data(as_text=True)
+    assert "Demo: two neighbours on home, work and what they hope for" in item
+    for number in (3, 4):
+        assert FIRST_NAMES[number] in item and BIOS[number % len(BIOS)] in item
+    assert client.get(f"/listen/{slug}/audio", headers={"Range": "bytes=0-99"}).status_code == 206
+    bags = list((instance / "archive" / "outbox").glob("oss-connect-*"))
+    assert len(bags) == 1 and bagit.Bag(str(bags[0])).is_valid()
+
+    login(f"participant5@{DOMAIN}", "demo <b>password</b>")
+    choices = client.get(f"/conversations/{waiting_id}/archive")
+    assert choices.status_code == 200 and "Deposit it at the archive" in choices.get_data(as_text=True)
+
+    second = demo_data_command(instance)
+    assert second.returncode == 0, second.stderr
+    assert "a demo conversation 2" not in second.stdout and "a demo conversation 3" not in second.stdout
+    with database.connection_context():
+        assert Conversation.select().count() == 3  # the open one and the two that took place, once
+
+
+@pytest.mark.parametrize("oss_connect_settings", [ARCHIVE_DEMO], ids=["demo_data+archive"])
+def test_without_ffmpeg_the_demo_says_so_and_books_no_past_conversation(app, instance):
+    from core.models import Conversation
+
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OSS_CONNECT")}
+    environment.update(IMAGEIO_FFMPEG_EXE=str(instance / "no-ffmpeg-here"), PATH=str(instance))  # no ffmpeg at all
+    result = subprocess.run([OSS_CONNECT, "demo-data", "--config", str(instance / "oss-connect.yaml")],
+                            capture_output=True, text=True, cwd=instance, env=environment, timeout=60)
+
+    assert result.returncode == 0, result.stderr
+    assert "the demo's past conversations were not made: ffmpeg could not make the demo audio" in result.stderr
+    assert "Traceback" not in result.stderr
+    with database.connection_context():
+        assert Conversation.select().count() == 1  # only the open one

@@ -1,4 +1,5 @@
-"""demo_data: demo accounts for trying an instance, and a note on the sign-in page saying so.
+"""demo_data: demo accounts for trying an instance, a conversation open now, two that took place (one
+public and archived, one waiting for its participants' choices), and a note on the sign-in page.
 
 Enable it with `oss-connect init --demo` (or `make run DEMO=1`); never in production.
 """
@@ -28,8 +29,12 @@ from core.api import (
     read_step,
     save_answers,
     utcnow,
+    visibility_field,
 )
+from plugins.demo_data.archive import DemoArchiveError, create_archive_demos
 from plugins.demo_data.profiles import demo_answers
+
+PUBLIC_PROFILES = (3, 4)  # the participants of the demo's public conversation (plugins/demo_data/archive.py)
 
 
 class DemoSettings(Section):
@@ -62,11 +67,18 @@ def register_cli_commands(cli: Any) -> None:
             settings = plugin_settings("demo_data")
             addresses = create_demo_accounts(settings)
             booked = book_demo_conversation(settings) if settings.participants >= 2 else None
+            try:
+                archived = create_archive_demos(settings.email_domain) if settings.participants >= 6 else []
+            except DemoArchiveError as error:
+                archived = []
+                click.echo(f"the demo's past conversations were not made: {error}", err=True)
         click.echo(f"demo accounts ({len(addresses)}), password '{settings.password}': "
                    f"{addresses[0]}, {addresses[1]} ... {addresses[-1]}")
         if booked is not None:
             click.echo(f"a demo conversation of participant1 and participant2 is open now: sign in as each (two "
                        f"browsers) and open /conversations/{booked}/room")
+        for line in archived:
+            click.echo(f"a demo {line}")
 
 
 def create_demo_accounts(settings: DemoSettings) -> list[str]:
@@ -122,6 +134,10 @@ def fill_profile(user: Any, questionnaire: Any, number: int) -> None:
     for name, value in demo_answers(questionnaire, number, field_name).items():
         for item in value if isinstance(value, list) else [value]:
             form.add(name, item)
+    if number in PUBLIC_PROFILES:  # their conversation is on the listening pages: show who is talking
+        for question in questionnaire.questions():
+            if question.role in ("first_name", "bio"):
+                form[visibility_field(question)] = "public"
     result = read_step(questionnaire, questionnaire.questions(), form, allow_missing=True)
     save_answers(user, questionnaire, result.values, source="demo")
 
