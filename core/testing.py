@@ -61,7 +61,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Under --db postgresql, keep only the tests that touch the run's database (through the
     database_url or test_databases fixtures, or marked `database`). The others (config files, audio,
     the blob store, the CLI's own SQLite files) do not depend on the database the run uses and ran in
-    the SQLite pass already; running them twice costs minutes and proves nothing more.
+    the SQLite pass already; running them twice costs minutes and proves nothing more. Browser tests
+    in a theme other than the default are dropped for the same reason (see is_theme_variant).
     OSS_CONNECT_TEST_EVERYTHING=1 runs every test under PostgreSQL too."""
     if config.getoption("--db") != "postgresql" or os.environ.get("OSS_CONNECT_TEST_EVERYTHING") == "1":
         return
@@ -69,10 +70,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         names = set(getattr(item, "fixturenames", ()))
         uses_database = DATABASE_FIXTURES & names or item.get_closest_marker("database")
-        (keep if uses_database else drop).append(item)
+        (keep if uses_database and not is_theme_variant(item) else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def is_theme_variant(item: pytest.Item) -> bool:
+    """A browser test run in a theme other than the default: the themes differ in templates and
+    styles, never in queries, so the PostgreSQL pass runs each browser test in the default theme only
+    (the SQLite pass runs every theme)."""
+    callspec = getattr(item, "callspec", None)
+    theme = callspec.params.get("theme_name") if callspec else None
+    return theme is not None and theme != "default"
 
 
 def in_ci() -> bool:
