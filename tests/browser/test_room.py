@@ -123,6 +123,7 @@ def wait_connected(page: Any, peers: int = 1) -> None:
               tracks: v.srcObject && v.srcObject.getTracks().map(t => `${t.kind}:${t.readyState}:${t.muted}`)}))""")
         raise AssertionError(f"{page.url} {page.locator('#room-status').inner_text()!r} "
                              f"{page.evaluate('window.ossWebrtcState()')} videos: {videos} "
+                             f"stats: {page.evaluate('window.ossWebrtcStats()')} "
                              f"console: {getattr(page, 'oss_logs', [])[-12:]}") from error
 
 
@@ -228,6 +229,34 @@ def test_two_participants_talk_record_and_stay_in_step(browser, live_server, cas
         assert answers["join"]["code"] == "not_found", answers
         assert "not in this conversation" in answers["signal"]["error"], answers
         assert "Cal" not in ann.locator("#members-line").inner_text()
+
+
+def test_a_picture_that_stays_empty_gets_a_new_element_then_a_new_connection(browser, live_server, cast):
+    """Chrome can leave a remote <video> empty while its track is live and decoding: the adapter's
+    watchdog shows the stream in a new element, and when that stays empty too, rebuilds the connection.
+    Here every MediaStream the page makes is empty until the connection was rebuilt."""
+    conversation = booked(live_server.app, cast["ann"], cast["ben"])
+    with person(browser, live_server, "ann@example.org") as ann, \
+            person(browser, live_server, "ben@example.org") as ben:
+        for page in (ann, ben):
+            enter(page, live_server, conversation)
+        for page in (ann, ben):
+            wait_connected(page)
+        ann.evaluate("""() => {
+          const RealMediaStream = window.MediaStream;
+          window.realMediaStream = RealMediaStream;
+          window.MediaStream = function () { return new RealMediaStream(); };
+          document.querySelector("#call-media .webrtc-peer video").srcObject = new RealMediaStream();
+        }""")
+        ann.wait_for_function("() => window.ossWebrtcState().rebuilt >= 1", timeout=30_000)
+        ann.evaluate("() => { window.MediaStream = window.realMediaStream; }")
+        wait_connected(ann)
+        wait_connected(ben)
+        messages = [line for line in ann.oss_logs if "webrtc: the picture of" in line]
+        assert [line.rsplit("; ", 1)[1] for line in messages[:2]] == ["new element", "reconnecting"], messages
+        assert ann.locator("#call-media .webrtc-peer video").count() == 1
+        assert ann.locator(".webrtc-peer video").get_attribute("aria-label") == "Camera of Ben G."
+        assert_untroubled(ann, "Ben G.")
 
 
 def test_a_facilitator_guides_then_audio_only_and_a_report_end_the_call(browser, live_server, cast):

@@ -14,7 +14,12 @@
    scratch, and signals meant for an earlier session are dropped. ICE restarts after 3 seconds "disconnected" or at once on
    "failed", again every 10 seconds while it stays down, and after the live connection comes back.
 
-   For tests: window.ossWebrtcState() and the container's data-call-status attribute. */
+   Chrome sometimes leaves a <video> empty (readyState 0) while its track is live and frames are being
+   decoded, and a new MediaStream for the same element does not help: a watchdog shows the stream in a
+   new element after 6 seconds of that, and rebuilds the connection after 12.
+
+   For tests and support: window.ossWebrtcState(), window.ossWebrtcStats() (a promise of what each
+   connection receives) and the container's data-call-status attribute. */
 (function () {
   "use strict";
   if (!window.OssCall || typeof window.OssCall.register !== "function") { return; }
@@ -25,6 +30,9 @@
   var GONE_CHECK_MS = 15000;
   var HELLO_GRACE_MS = 10000;  // a repeated hello from the same page within this time is not a new request
   var STUCK_MS = 8000;         // a connection that never connected by then is rebuilt (the impolite side waits longer)
+  var PICTURE_CHECK_MS = 2000; // how often a received picture that shows nothing is looked at
+  var BLANK_CHECKS_REATTACH = 3;
+  var BLANK_CHECKS_REBUILD = 6;
   var ALLOW_MEDIA = "Your browser did not allow this site to use your camera and microphone. Click the camera " +
     "or lock icon in the address bar (or open the browser's site settings), allow the camera and microphone " +
     "for this site, then choose \"Try again\".";
@@ -71,6 +79,7 @@
     var muted = false;
     var cameraOff = false;
     var peers = {};
+    var rebuilt = 0;  // connections rebuilt because their picture stayed empty
     var members = {};
     var active = false;
     var socketWasDown = false;
@@ -185,14 +194,12 @@
         pcId: newSession().slice(0, 12), remotePcId: remotePcId || null,
         makingOffer: false, ignoreOffer: false, settingAnswer: false, wasConnected: false, createdAt: Date.now(),
         queue: Promise.resolve(), disconnectTimer: null, restartTimer: null, goneTimer: null, stuckTimer: null,
-        stream: new MediaStream(), figure: element("figure", "webrtc-peer"), video: element("video"),
+        pictureTimer: null, blankChecks: 0, reattached: 0,
+        stream: new MediaStream(), figure: element("figure", "webrtc-peer"), video: videoElement(),
         audio: element("audio"), caption: element("figcaption"), soundButton: null
       };
       var pc = peer.pc = new RTCPeerConnection(rtcConfig);
       peer.figure.setAttribute("data-user-id", String(member.id));
-      peer.video.autoplay = true;
-      peer.video.playsInline = true;
-      peer.video.muted = true;  // the sound plays in the <audio> element
       peer.audio.autoplay = true;
       peer.video.srcObject = peer.stream;
       peer.audio.srcObject = peer.stream;
@@ -212,11 +219,13 @@
           if (old.kind === track.kind && old !== track) { peer.stream.removeTrack(old); }
         });
         if (peer.stream.getTracks().indexOf(track) < 0) { peer.stream.addTrack(track); }
-        // attach the stream again: an element does not always pick up a track added to its stream later
-        var media = track.kind === "audio" ? peer.audio : peer.video;
-        media.srcObject = null;
-        media.srcObject = peer.stream;
-        if (track.kind === "audio") { playSound(peer); } else { peer.video.play().catch(function () {}); }
+        if (track.kind === "audio") {
+          attach(peer.audio, peer.stream);
+          playSound(peer);
+        } else {
+          attach(peer.video, peer.stream);
+          peer.video.play().catch(function () {});
+        }
       };
       pc.onicecandidate = function (event) {
         if (event.candidate) { send(peer, {candidate: event.candidate.toJSON()}); }
@@ -249,8 +258,52 @@
         updateStatus();
       };
       peer.stuckTimer = window.setTimeout(function () { unstick(peer); }, STUCK_MS + (peer.polite ? 0 : STUCK_MS / 2));
+      peer.pictureTimer = window.setInterval(function () { checkPicture(peer); }, PICTURE_CHECK_MS);
       updateStatus();
       return peer;
+    }
+
+    /* Give an element a new MediaStream of the peer's tracks: an element does not always pick up a
+       track added to the stream it already shows, nor a stream set again as it was. */
+    function attach(media, stream) {
+      media.srcObject = new MediaStream(stream.getTracks());
+    }
+
+    /* The picture should show (connected, video received and unmuted) but the element has nothing:
+       after three checks in a row, show the stream in a new element; after six, rebuild the connection
+       (as unstick does). */
+    function checkPicture(peer) {
+      var video = peer.video;
+      var receiving = videoTransceivers(peer.pc).some(function (transceiver) {
+        var track = transceiver.receiver.track;
+        return (transceiver.currentDirection === "sendrecv" || transceiver.currentDirection === "recvonly") &&
+          track.readyState === "live" && !track.muted && peer.stream.getTracks().indexOf(track) >= 0;
+      });
+      var blank = peer.pc.connectionState === "connected" && receiving && video.readyState < 2;
+      peer.blankChecks = blank ? peer.blankChecks + 1 : 0;
+      if (peer.blankChecks === BLANK_CHECKS_REATTACH) {
+        peer.reattached += 1;
+        if (window.console) { window.console.info("webrtc: the picture of " + peer.id + " shows nothing; new element"); }
+        var fresh = videoElement();
+        peer.figure.replaceChild(fresh, video);
+        peer.video = fresh;
+        label(peer);
+        attach(fresh, peer.stream);
+        fresh.play().catch(function () {});
+      } else if (peer.blankChecks >= BLANK_CHECKS_REBUILD && socket.connected && members[peer.id]) {
+        if (window.console) { window.console.info("webrtc: the picture of " + peer.id + " still shows nothing; reconnecting"); }
+        rebuilt += 1;
+        closePeer(peer.id);
+        hello(peer.id);
+      }
+    }
+
+    function videoElement() {
+      var video = element("video");
+      video.autoplay = true;
+      video.playsInline = true;
+      video.muted = true;  // the sound plays in the <audio> element
+      return video;
     }
 
     /* A first connection that never came up (a signal lost in a race): start again with a hello; the
@@ -288,6 +341,7 @@
       window.clearTimeout(peer.disconnectTimer);
       window.clearTimeout(peer.restartTimer);
       window.clearTimeout(peer.goneTimer);
+      window.clearInterval(peer.pictureTimer);
       peer.pc.ontrack = peer.pc.onicecandidate = peer.pc.onnegotiationneeded = null;
       peer.pc.oniceconnectionstatechange = peer.pc.onconnectionstatechange = null;
       peer.pc.close();
@@ -523,8 +577,36 @@
     window.ossWebrtcState = function () {
       var state = {status: status, session: session, audioOnly: audioOnly, muted: muted, cameraOff: cameraOff,
         peers: {}};
-      peerList().forEach(function (peer) { state.peers[peer.id] = peer.pc.connectionState; });
+      state.reattached = {};
+      state.rebuilt = rebuilt;
+      peerList().forEach(function (peer) {
+        state.peers[peer.id] = peer.pc.connectionState;
+        state.reattached[peer.id] = peer.reattached;
+      });
       return state;
+    };
+
+    /* What each connection receives, for diagnosing a picture that does not come (a promise). */
+    window.ossWebrtcStats = function () {
+      return Promise.all(peerList().map(function (peer) {
+        return peer.pc.getStats().then(function (report) {
+          var inbound = [];
+          report.forEach(function (entry) {
+            if (entry.type === "inbound-rtp") {
+              inbound.push({kind: entry.kind, packets: entry.packetsReceived, frames: entry.framesReceived,
+                decoded: entry.framesDecoded, keyFrames: entry.keyFramesDecoded, pli: entry.pliCount,
+                fir: entry.firCount, nack: entry.nackCount, dropped: entry.framesDropped,
+                decoder: entry.decoderImplementation, mid: entry.mid});
+            }
+          });
+          return {id: peer.id, signaling: peer.pc.signalingState, inbound: inbound,
+            transceivers: peer.pc.getTransceivers().map(function (t) {
+              return t.mid + ":" + (t.receiver.track && t.receiver.track.kind) + ":" + t.direction + "/" +
+                t.currentDirection + ":" + (t.receiver.track && t.receiver.track.id.slice(0, 6));
+            }),
+            stream: peer.stream.getTracks().map(function (t) { return t.kind + ":" + t.id.slice(0, 6); })};
+        });
+      }));
     };
 
     return {
