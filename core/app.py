@@ -32,6 +32,7 @@ from core.room.events import register_room_events
 from core.scheduling.live import PAIR_LIVE_SESSIONS_JOB, pair_due_sessions
 from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
+from core.template_cache import TEMPLATE_CACHE
 from core.themes import activate_theme, template_loader
 from core.views import register_core_blueprints
 from core.views.errors import register_error_handlers
@@ -83,6 +84,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
                    for folder in folders]
     app.jinja_loader = template_loader(theme, config.instance_file(settings.theme.templates_folder), plugin_dirs)
     app.jinja_env.autoescape = True
+    app.jinja_env.bytecode_cache = TEMPLATE_CACHE
 
     _init_extensions(app, platform)
     install_security_headers(app, production)

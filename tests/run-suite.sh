@@ -7,9 +7,9 @@ set -uo pipefail
 bin=$1; jobs=$2; shift 2
 log=$(mktemp "${TMPDIR:-/tmp}/oss-connect-postgresql-pass.XXXXXX")
 trap 'rm -f "$log"' EXIT
-OSS_CONNECT_TEST_REDIS_DBS=10-15 "$bin/pytest" -n "$jobs" --db postgresql -p no:cacheprovider "$@" >"$log" 2>&1 &
+OSS_CONNECT_TEST_REDIS_DBS=10-15 "$bin/pytest" -n "$jobs" --db postgresql -p no:cacheprovider --durations=15 "$@" >"$log" 2>&1 &
 postgresql=$!
-OSS_CONNECT_TEST_REDIS_DBS=4-9 "$bin/pytest" -n "$jobs" --db sqlite "$@"
+OSS_CONNECT_TEST_REDIS_DBS=4-9 "$bin/pytest" -n "$jobs" --db sqlite --durations=15 "$@"
 sqlite_status=$?
 wait "$postgresql"
 postgresql_status=$?
