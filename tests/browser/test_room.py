@@ -248,7 +248,13 @@ def test_a_picture_that_stays_empty_gets_a_new_element_then_a_new_connection(bro
           window.MediaStream = function () { return new RealMediaStream(); };
           document.querySelector("#call-media .webrtc-peer video").srcObject = new RealMediaStream();
         }""")
-        ann.wait_for_function("() => window.ossWebrtcState().rebuilt >= 1", timeout=30_000)
+        try:
+            ann.wait_for_function("() => window.ossWebrtcState().rebuilt >= 1", timeout=30_000)
+        except Exception as error:
+            videos = ann.evaluate("""() => [...document.querySelectorAll("#call-media .webrtc-peer video")].map(v =>
+                ({readyState: v.readyState, tracks: v.srcObject && v.srcObject.getTracks().length}))""")
+            raise AssertionError(f"{ann.evaluate('window.ossWebrtcState()')} {videos} "
+                                 f"{ann.evaluate('window.ossWebrtcStats()')} {ann.oss_logs[-12:]}") from error
         ann.evaluate("() => { window.MediaStream = window.realMediaStream; }")
         wait_connected(ann)
         wait_connected(ben)

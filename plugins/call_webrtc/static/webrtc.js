@@ -14,8 +14,8 @@
    scratch, and signals meant for an earlier session are dropped. ICE restarts after 3 seconds "disconnected" or at once on
    "failed", again every 10 seconds while it stays down, and after the live connection comes back.
 
-   Chrome sometimes leaves a <video> empty (readyState 0) while its track is live and frames are being
-   decoded, and a new MediaStream for the same element does not help: a watchdog shows the stream in a
+   Chrome sometimes leaves a <video> empty (readyState 0) while the other person's frames are being
+   decoded (the track may even read muted), and a new MediaStream for the same element does not help: a watchdog shows the stream in a
    new element after 6 seconds of that, and rebuilds the connection after 12.
 
    For tests and support: window.ossWebrtcState(), window.ossWebrtcStats() (a promise of what each
@@ -194,7 +194,7 @@
         pcId: newSession().slice(0, 12), remotePcId: remotePcId || null,
         makingOffer: false, ignoreOffer: false, settingAnswer: false, wasConnected: false, createdAt: Date.now(),
         queue: Promise.resolve(), disconnectTimer: null, restartTimer: null, goneTimer: null, stuckTimer: null,
-        pictureTimer: null, blankChecks: 0, reattached: 0,
+        pictureTimer: null, pictureChecks: 0, blankChecks: 0, lastDecoded: null, reattached: 0,
         stream: new MediaStream(), figure: element("figure", "webrtc-peer"), video: videoElement(),
         audio: element("audio"), caption: element("figcaption"), soundButton: null
       };
@@ -269,33 +269,50 @@
       media.srcObject = new MediaStream(stream.getTracks());
     }
 
-    /* The picture should show (connected, video received and unmuted) but the element has nothing:
-       after three checks in a row, show the stream in a new element; after six, rebuild the connection
-       (as unstick does). */
+    /* The picture should show (connected, the other person's video arriving and being decoded) but the
+       element has nothing. Chrome's `muted` is no guide here: a track whose frames never reach it reads
+       muted while the decoder works, so the inbound statistics decide. After three such checks in a
+       row, show the stream in a new element; after six, rebuild the connection (as unstick does). */
     function checkPicture(peer) {
-      var video = peer.video;
-      var receiving = videoTransceivers(peer.pc).some(function (transceiver) {
-        var track = transceiver.receiver.track;
-        return (transceiver.currentDirection === "sendrecv" || transceiver.currentDirection === "recvonly") &&
-          track.readyState === "live" && !track.muted && peer.stream.getTracks().indexOf(track) >= 0;
-      });
-      var blank = peer.pc.connectionState === "connected" && receiving && video.readyState < 2;
-      peer.blankChecks = blank ? peer.blankChecks + 1 : 0;
-      if (peer.blankChecks === BLANK_CHECKS_REATTACH) {
-        peer.reattached += 1;
-        if (window.console) { window.console.info("webrtc: the picture of " + peer.id + " shows nothing; new element"); }
-        var fresh = videoElement();
-        peer.figure.replaceChild(fresh, video);
-        peer.video = fresh;
-        label(peer);
-        attach(fresh, peer.stream);
-        fresh.play().catch(function () {});
-      } else if (peer.blankChecks >= BLANK_CHECKS_REBUILD && socket.connected && members[peer.id]) {
-        if (window.console) { window.console.info("webrtc: the picture of " + peer.id + " still shows nothing; reconnecting"); }
-        rebuilt += 1;
-        closePeer(peer.id);
-        hello(peer.id);
+      peer.pictureChecks += 1;
+      var transceiver = videoTransceivers(peer.pc).filter(function (candidate) {
+        return (candidate.currentDirection === "sendrecv" || candidate.currentDirection === "recvonly") &&
+          candidate.receiver.track.readyState === "live";
+      })[0];
+      if (!transceiver || peer.pc.connectionState !== "connected" || peer.video.readyState >= 2) {
+        peer.blankChecks = 0;
+        peer.lastDecoded = null;
+        return;
       }
+      transceiver.receiver.getStats().then(function (report) {
+        if (peers[peer.id] !== peer || !active) { return; }
+        var decoded = null;
+        report.forEach(function (entry) {
+          if (entry.type === "inbound-rtp" && entry.kind === "video") { decoded = entry.framesDecoded || 0; }
+        });
+        var decoding = decoded !== null && peer.lastDecoded !== null && decoded > peer.lastDecoded;
+        peer.lastDecoded = decoded;
+        peer.blankChecks = decoding && peer.video.readyState < 2 ? peer.blankChecks + 1 : 0;
+        if (peer.blankChecks === BLANK_CHECKS_REATTACH) {
+          showInNewElement(peer);
+        } else if (peer.blankChecks >= BLANK_CHECKS_REBUILD && socket.connected && members[peer.id]) {
+          if (window.console) { window.console.info("webrtc: the picture of " + peer.id + " still shows nothing; reconnecting"); }
+          rebuilt += 1;
+          closePeer(peer.id);
+          hello(peer.id);
+        }
+      }).catch(function () {});
+    }
+
+    function showInNewElement(peer) {
+      peer.reattached += 1;
+      if (window.console) { window.console.info("webrtc: the picture of " + peer.id + " shows nothing; new element"); }
+      var fresh = videoElement();
+      peer.figure.replaceChild(fresh, peer.video);
+      peer.video = fresh;
+      label(peer);
+      attach(fresh, peer.stream);
+      fresh.play().catch(function () {});
     }
 
     function videoElement() {
@@ -599,7 +616,11 @@
                 decoder: entry.decoderImplementation, mid: entry.mid});
             }
           });
-          return {id: peer.id, signaling: peer.pc.signalingState, inbound: inbound,
+          return {id: peer.id, signaling: peer.pc.signalingState, inbound: inbound, blankChecks: peer.blankChecks,
+            pictureChecks: peer.pictureChecks, videoReadyState: peer.video.readyState, lastDecoded: peer.lastDecoded,
+            receivedTracks: peer.pc.getReceivers().map(function (r) {
+              return r.track.kind + ":" + r.track.readyState + ":" + (r.track.muted ? "muted" : "unmuted");
+            }),
             transceivers: peer.pc.getTransceivers().map(function (t) {
               return t.mid + ":" + (t.receiver.track && t.receiver.track.kind) + ":" + t.direction + "/" +
                 t.currentDirection + ":" + (t.receiver.track && t.receiver.track.id.slice(0, 6));
