@@ -242,6 +242,8 @@ def test_a_picture_that_stays_empty_gets_a_new_element_then_a_new_connection(bro
             enter(page, live_server, conversation)
         for page in (ann, ben):
             wait_connected(page)
+        ann_id = str(cast["ann"].id)
+        bens_connection = ben.evaluate("() => window.ossWebrtcState().connections")[ann_id]
         ann.evaluate("""() => {
           const RealMediaStream = window.MediaStream;
           window.realMediaStream = RealMediaStream;
@@ -249,15 +251,20 @@ def test_a_picture_that_stays_empty_gets_a_new_element_then_a_new_connection(bro
           document.querySelector("#call-media .webrtc-peer video").srcObject = new RealMediaStream();
         }""")
         try:
-            ann.wait_for_function("() => window.ossWebrtcState().rebuilt >= 1", timeout=30_000)
+            at_rebuild = ann.wait_for_function(
+                "() => { const state = window.ossWebrtcState(); return state.rebuilt >= 1 && state; }",
+                timeout=30_000).json_value()
         except Exception as error:
             videos = ann.evaluate("""() => [...document.querySelectorAll("#call-media .webrtc-peer video")].map(v =>
                 ({readyState: v.readyState, tracks: v.srcObject && v.srcObject.getTracks().length}))""")
             raise AssertionError(f"{ann.evaluate('window.ossWebrtcState()')} {videos} "
                                  f"{ann.evaluate('window.ossWebrtcStats()')} {ann.oss_logs[-12:]}") from error
         ann.evaluate("() => { window.MediaStream = window.realMediaStream; }")
+        assert str(cast["ben"].id) in at_rebuild["peers"], f"Ann's page offers a new connection at once: {at_rebuild}"
         wait_connected(ann)
         wait_connected(ben)
+        assert ben.evaluate("() => window.ossWebrtcState().connections")[ann_id] != bens_connection, \
+            "Ben's end should be rebuilt to match Ann's new connection"
         messages = [line for line in ann.oss_logs if "webrtc: the picture of" in line]
         assert [line.rsplit("; ", 1)[1] for line in messages[:2]] == ["new element", "reconnecting"], messages
         assert ann.locator("#call-media .webrtc-peer video").count() == 1

@@ -195,6 +195,7 @@
         makingOffer: false, ignoreOffer: false, settingAnswer: false, wasConnected: false, createdAt: Date.now(),
         queue: Promise.resolve(), disconnectTimer: null, restartTimer: null, goneTimer: null, stuckTimer: null,
         pictureTimer: null, pictureChecks: 0, blankChecks: 0, lastDecoded: null, reattached: 0,
+        statsRead: 0, statsError: null, pictureSkipped: null,
         stream: new MediaStream(), figure: element("figure", "webrtc-peer"), video: videoElement(),
         audio: element("audio"), caption: element("figcaption"), soundButton: null
       };
@@ -272,23 +273,28 @@
     /* The picture should show (connected, the other person's video arriving and being decoded) but the
        element has nothing. Chrome's `muted` is no guide here: a track whose frames never reach it reads
        muted while the decoder works, so the inbound statistics decide. After three such checks in a
-       row, show the stream in a new element; after six, rebuild the connection (as unstick does). */
+       row, show the stream in a new element; after six, rebuild the connection. */
     function checkPicture(peer) {
       peer.pictureChecks += 1;
       var transceiver = videoTransceivers(peer.pc).filter(function (candidate) {
         return (candidate.currentDirection === "sendrecv" || candidate.currentDirection === "recvonly") &&
           candidate.receiver.track.readyState === "live";
       })[0];
-      if (!transceiver || peer.pc.connectionState !== "connected" || peer.video.readyState >= 2) {
+      peer.pictureSkipped = !transceiver ? "not receiving video" : peer.pc.connectionState !== "connected"
+        ? "not connected" : peer.video.readyState >= 2 ? "showing" : null;
+      if (peer.pictureSkipped) {
         peer.blankChecks = 0;
         peer.lastDecoded = null;
         return;
       }
-      transceiver.receiver.getStats().then(function (report) {
+      peer.pc.getStats().then(function (report) {
+        peer.statsRead += 1;
         if (peers[peer.id] !== peer || !active) { return; }
         var decoded = null;
         report.forEach(function (entry) {
-          if (entry.type === "inbound-rtp" && entry.kind === "video") { decoded = entry.framesDecoded || 0; }
+          if (entry.type === "inbound-rtp" && entry.kind === "video" && (!entry.mid || entry.mid === transceiver.mid)) {
+            decoded = Math.max(decoded || 0, entry.framesDecoded || 0);
+          }
         });
         var decoding = decoded !== null && peer.lastDecoded !== null && decoded > peer.lastDecoded;
         peer.lastDecoded = decoded;
@@ -297,11 +303,24 @@
           showInNewElement(peer);
         } else if (peer.blankChecks >= BLANK_CHECKS_REBUILD && socket.connected && members[peer.id]) {
           if (window.console) { window.console.info("webrtc: the picture of " + peer.id + " still shows nothing; reconnecting"); }
-          rebuilt += 1;
-          closePeer(peer.id);
-          hello(peer.id);
+          rebuild(peer);
         }
-      }).catch(function () {});
+      }).catch(function (error) { peer.statsError = String(error); });
+    }
+
+    /* A new connection to the same page, offered by this side: its new `pc` id makes the other side
+       rebuild its end to match (a hello would be ignored, as their end still looks connected). With no
+       camera or microphone there is nothing to offer, so the other side is asked with a hello. */
+    function rebuild(peer) {
+      var member = members[peer.id] || peer.member;
+      var remoteSession = peer.remoteSession;
+      rebuilt += 1;
+      closePeer(peer.id);
+      if (local && local.getTracks().length) {
+        createPeer(member, remoteSession);
+      } else {
+        hello(peer.id);
+      }
     }
 
     function showInNewElement(peer) {
@@ -595,9 +614,11 @@
       var state = {status: status, session: session, audioOnly: audioOnly, muted: muted, cameraOff: cameraOff,
         peers: {}};
       state.reattached = {};
+      state.connections = {};
       state.rebuilt = rebuilt;
       peerList().forEach(function (peer) {
         state.peers[peer.id] = peer.pc.connectionState;
+        state.connections[peer.id] = peer.pcId;
         state.reattached[peer.id] = peer.reattached;
       });
       return state;
@@ -618,6 +639,7 @@
           });
           return {id: peer.id, signaling: peer.pc.signalingState, inbound: inbound, blankChecks: peer.blankChecks,
             pictureChecks: peer.pictureChecks, videoReadyState: peer.video.readyState, lastDecoded: peer.lastDecoded,
+            statsRead: peer.statsRead, statsError: peer.statsError, pictureSkipped: peer.pictureSkipped,
             receivedTracks: peer.pc.getReceivers().map(function (r) {
               return r.track.kind + ":" + r.track.readyState + ":" + (r.track.muted ? "muted" : "unmuted");
             }),
