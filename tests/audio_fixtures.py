@@ -19,10 +19,15 @@ def _encode_webm(path: Path, source: list[str], cluster_seconds: float, bitrate:
 
     Writing to a pipe gives a Segment of unknown size and no duration or cues, like a browser's stream.
     """
+    return _encode_opus(path, source, bitrate, ["-cluster_time_limit", str(round(cluster_seconds * 1000)),
+                                                "-cluster_size_limit", "4000000", "-f", "webm"])
+
+
+def _encode_opus(path: Path, source: list[str], bitrate: str, container: list[str]) -> Path:
+    """Encode a lavfi source to mono 48 kHz Opus in the container `container` names, through a pipe."""
     command = [ffmpeg_executable(), "-hide_banner", "-nostdin", "-loglevel", "error", *source,
                "-ac", "1", "-ar", "48000", "-c:a", "libopus", "-b:a", bitrate, "-application", "voip",
-               "-cluster_time_limit", str(round(cluster_seconds * 1000)), "-cluster_size_limit", "4000000",
-               "-f", "webm", "pipe:1"]
+               *container, "pipe:1"]
     done = subprocess.run(command, capture_output=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"ffmpeg could not make {path}: {done.stderr.decode(errors='replace')}")
@@ -31,13 +36,21 @@ def _encode_webm(path: Path, source: list[str], cluster_seconds: float, bitrate:
     return path
 
 
+def _tone(seconds: float, frequency: float, amplitude: float) -> list[str]:
+    """ffmpeg's input arguments for a sine tone (its sine source plays at 1/8 of full scale)."""
+    return ["-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=48000:duration={seconds}",
+            "-af", f"volume={amplitude * 8:.4f}"]
+
+
 def make_tone_webm(path: Path, seconds: float, frequency: float, *, amplitude: float = 0.3,
                    cluster_seconds: float = 1.0) -> Path:
     """A MediaRecorder-like Opus/WebM (mono, 48 kHz, ~1 s clusters, no duration) holding a sine tone."""
-    # ffmpeg's sine source plays at 1/8 of full scale.
-    source = ["-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=48000:duration={seconds}",
-              "-af", f"volume={amplitude * 8:.4f}"]
-    return _encode_webm(Path(path), source, cluster_seconds)
+    return _encode_webm(Path(path), _tone(seconds, frequency, amplitude), cluster_seconds)
+
+
+def make_tone_ogg(path: Path, seconds: float, frequency: float, *, amplitude: float = 0.3) -> Path:
+    """An Ogg Opus file (mono, 48 kHz) holding a sine tone, as a field recorder or phone app makes them."""
+    return _encode_opus(Path(path), _tone(seconds, frequency, amplitude), "32k", ["-f", "ogg"])
 
 
 def make_speechlike_webm(path: Path, seconds: float, *, level: float = 0.1, seed: int = 1,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import subprocess
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from typing import Any
 import pytest
 
 from core.db import database
+from tests.audio_fixtures import make_tone_ogg, make_tone_webm
 from tests.room_fakes import ROOM_SETTINGS, booked, people, room_plugins
 
 pytestmark = pytest.mark.database
@@ -42,13 +42,8 @@ def conversation(app, cast) -> Any:
 @functools.cache
 def opus_track(frequency: int, container: str = "ogg") -> Path:
     """A short Opus track (a tone) in Ogg or WebM, made once by ffmpeg."""
-    from core.api import ffmpeg_executable
-
-    target = Path(tempfile.mkdtemp(prefix="oss-import-")) / f"tone-{frequency}.{container}"
-    subprocess.run([ffmpeg_executable(), "-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i",
-                    f"sine=frequency={frequency}:sample_rate=48000:duration={SECONDS}", "-c:a", "libopus",
-                    str(target)], check=True)
-    return target
+    make = make_tone_ogg if container == "ogg" else make_tone_webm
+    return make(Path(tempfile.mkdtemp(prefix="oss-import-")) / f"tone-{frequency}.{container}", SECONDS, frequency)
 
 
 def take_in(app: Any, conversation: Any, tracks: dict[int, Path], **options: Any) -> Any:

@@ -195,7 +195,7 @@
         makingOffer: false, ignoreOffer: false, settingAnswer: false, wasConnected: false, createdAt: Date.now(),
         queue: Promise.resolve(), disconnectTimer: null, restartTimer: null, goneTimer: null, stuckTimer: null,
         pictureTimer: null, pictureChecks: 0, blankChecks: 0, lastDecoded: null, reattached: 0,
-        statsRead: 0, statsError: null, pictureSkipped: null,
+        statsError: null, pictureSkipped: null,
         stream: new MediaStream(), figure: element("figure", "webrtc-peer"), video: videoElement(),
         audio: element("audio"), caption: element("figcaption"), soundButton: null
       };
@@ -288,7 +288,6 @@
         return;
       }
       peer.pc.getStats().then(function (report) {
-        peer.statsRead += 1;
         if (peers[peer.id] !== peer || !active) { return; }
         var decoded = null;
         report.forEach(function (entry) {
@@ -639,7 +638,7 @@
           });
           return {id: peer.id, signaling: peer.pc.signalingState, inbound: inbound, blankChecks: peer.blankChecks,
             pictureChecks: peer.pictureChecks, videoReadyState: peer.video.readyState, lastDecoded: peer.lastDecoded,
-            statsRead: peer.statsRead, statsError: peer.statsError, pictureSkipped: peer.pictureSkipped,
+            statsError: peer.statsError, pictureSkipped: peer.pictureSkipped,
             receivedTracks: peer.pc.getReceivers().map(function (r) {
               return r.track.kind + ":" + r.track.readyState + ":" + (r.track.muted ? "muted" : "unmuted");
             }),
