@@ -2,6 +2,7 @@
 
 from core.models.accounts import AuthToken, User
 from core.models.archive import ArchiveConsent, Deposit, DescriptionProposal, Publication
+from core.models.audit import AuditEvent
 from core.models.matching import Cohort, CohortMember, CohortPair, Dismissal, Invitation, Match
 from core.models.newsletter import NewsletterSubscriber
 from core.models.presence import ConversationPresence
@@ -33,13 +34,14 @@ CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, 
                SlotProposal, Message, AgreementAcceptance, ReminderSent, NoShow, Standby,
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
                RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput,
-               ArchiveConsent, DescriptionProposal, Deposit, Publication]
+               ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent]
 
 __all__ = [
     "CORE_MODELS",
     "AgreementAcceptance",
     "Answer",
     "ArchiveConsent",
+    "AuditEvent",
     "AuthToken",
     "Block",
     "CallRoomRecord",
