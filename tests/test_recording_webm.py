@@ -202,3 +202,52 @@ def test_hand_built_headers():
         check_first_chunk(hand_built_webm(2, b"A_AAC"))
     with pytest.raises(NotAudio, match="DocType 'mkvfoo'"):
         check_first_chunk(hand_built_webm(2, b"A_OPUS", b"mkvfoo"))
+
+
+HTML_PAGE = b"<!DOCTYPE html><html><body><script>alert(document.cookie)</script></body></html>" * 20
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 48 + b"PE\x00\x00" + b"\x90" * 900
+
+
+@pytest.mark.parametrize("payload", [HTML_PAGE, EXE], ids=["html", "exe"])
+def test_a_void_element_carrying_a_file_is_refused_wherever_it_sits(webm, payload):
+    chunks = chromium_like_chunks(webm)
+    void = ebml(0xEC, payload)
+    middle = chunks[2]
+    blocks = element_starts(split_clusters(webm)[2])
+    assert len(blocks) > 48  # past the first 48 elements, where the check used to stop looking
+    late = split_clusters(webm)[2][:blocks[-1]] + void + split_clusters(webm)[2][blocks[-1]:]
+    for forged in (void, void + middle, middle[:-1] + void + middle[-1:], late):
+        with pytest.raises(NotAudio, match=r"not part of a WebM recording.*Void"):
+            check_continuation_chunk(forged)
+    with pytest.raises(NotAudio, match="Void"):  # after the track list of a first chunk, too
+        check_first_chunk(chunks[0][:-1] + void + chunks[0][-1:], media=True)
+    for chunk in chunks[1:]:  # the real take still passes, chunk by chunk
+        check_continuation_chunk(chunk, "webm")
+    assert check_first_chunk(chunks[0], media=True) == "webm"
+
+
+def test_unknown_elements_tags_and_oversized_blocks_are_refused(webm):
+    cluster = split_clusters(webm)[2]
+    for element_id in (0x1254C367, 0x1941A469, 0xBF, 0x4321):  # Tags, Attachments, CRC-32, an unknown ID
+        with pytest.raises(NotAudio, match=f"0x{element_id:X}"):
+            check_continuation_chunk(cluster + ebml(element_id, b"<html>" * 10))
+    huge_block = ebml(0xA3, b"\x81\x00\x00\x80" + HTML_PAGE * 50)  # larger than any Opus packet
+    with pytest.raises(NotAudio, match="not an audio block"):
+        check_continuation_chunk(cluster + huge_block + cluster)
+    with pytest.raises(NotAudio, match="0x4321"):  # a block group holding something else than blocks
+        check_continuation_chunk(cluster + ebml(0xA0, ebml(0xA1, b"\x81\x00\x00\x80\x01") + ebml(0x4321, b"x")))
+
+
+def test_a_whole_take_with_its_final_block_group_passes_and_ogg_pages_are_walked(webm, tmp_path):
+    parts = split_clusters(webm)
+    check_continuation_chunk(parts[-1])  # ffmpeg ends with a BlockGroup (Block, BlockDuration, DiscardPadding)
+    path = tmp_path / "tone.ogg"
+    subprocess.run([ffmpeg_executable(), "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=duration=1", "-c:a", "libopus", str(path)], check=True)
+    data = path.read_bytes()
+    rest = data[data.index(b"OggS", 4):]
+    check_continuation_chunk(rest, "ogg")
+    with pytest.raises(NotAudio, match="between its pages"):
+        check_continuation_chunk(rest + HTML_PAGE, "ogg")
+    with pytest.raises(NotAudio, match="take started as WebM"):
+        check_continuation_chunk(rest, "webm")

@@ -457,12 +457,22 @@ class RecordingSettings(Section):
     timeslice_seconds: int = Field(5, ge=1, le=30, description=(
         "Each browser hands over a chunk of its recording this often; each chunk is uploaded at once."))
     max_chunk_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024, le=64 * 1024 * 1024, description=(
-        "The largest chunk accepted (413 above it); a 5-second Opus chunk is about 20-80 KB."))
+        "The largest chunk accepted (413 too_large above it); a 5-second Opus chunk is about 20-80 KB."))
     max_minutes: int = Field(90, ge=5, le=600, description=(
         "The longest recording accepted per participant (413 past it)."))
     upload_grace_minutes: int = Field(120, ge=1, le=10080, description=(
         "After the recording stops, how long chunks still queued in a browser may arrive; then the "
         "recording is processed with what arrived."))
+    max_takes_per_person: int = Field(10, ge=1, le=1000, description=(
+        "The most takes (recorder runs: a reload or a crash starts a new one) one participant may upload "
+        "for one recording; 409 too_many_takes past it."))
+    new_take_rate: RateLimit = Field("6 per hour", description=(
+        "How often one participant may start a new take, across all their conversations, counted in the "
+        "database, e.g. \"6 per hour\" or \"6/hour; 20/day\"; 429 take_rate_limited past it."))
+    max_bitrate_kbps: int = Field(510, ge=6, le=510, description=(
+        "The highest audio bitrate a take may have (Opus allows up to 510 kbit/s); with max_minutes it "
+        "bounds the bytes of one take: max_minutes x 60 x this / 8, plus 5% for the container and one "
+        "chunk (413 take_too_large past it)."))
     access_format: Literal["opus", "mp3"] = Field("opus", description=(
         "The listening copy: opus (Ogg Opus, 96 kb/s) or mp3 (192 kb/s)."))
     loudness_lufs: float = Field(-16.0, ge=-31.0, le=-10.0, description=(

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import peewee
+from limits import parse_many
 
 from core.api import platform
 from core.db import database, utcnow
@@ -33,11 +34,12 @@ ACCEPTED_MIME = re.compile(r"^audio/(webm|ogg)(;\s*codecs=\"?(opus|vorbis)\"?)?$
 class UploadError(Exception):
     """The upload cannot be taken: an HTTP status, a code word and a sentence for the participant."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, *, retry_after: int | None = None):
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,58 @@ def max_sequences() -> int:
     """How many chunks a track may have: the longest recording over the timeslice, plus a margin."""
     recording = settings()
     return (recording.max_minutes * 60) // recording.timeslice_seconds + 2
+
+
+def max_take_bytes() -> int:
+    """The most bytes one take may hold: the longest recording at the highest bitrate, plus 5% for the WebM
+    container and one chunk of margin."""
+    recording = settings()
+    audio = recording.max_minutes * 60 * recording.max_bitrate_kbps * 1000 // 8
+    return audio + audio // 20 + recording.max_chunk_bytes
+
+
+def _refuse_too_many_takes(recording: Recording | None, user: User, now: dt.datetime) -> None:
+    """UploadError when `user` has all their takes of this recording, or started new ones too often.
+
+    Call inside the transaction that creates the take, after locking the user's row (so two browsers
+    starting at once cannot both slip under a limit)."""
+    config = settings()
+    mine = (RecordingTrack.user == user.id) & (RecordingTrack.source == "browser")
+    if recording is not None:
+        takes = RecordingTrack.select().where(mine & (RecordingTrack.recording == recording.id)).count()
+        if takes >= config.max_takes_per_person:
+            raise UploadError(409, "too_many_takes", f"You have already started {takes} takes of this recording, "
+                              f"the most allowed (recording.max_takes_per_person). Keep this page open rather than "
+                              "reloading it; what you recorded so far is kept.")
+    for limit in parse_many(config.new_take_rate):
+        window = dt.timedelta(seconds=limit.get_expiry())
+        recent = (RecordingTrack.select(RecordingTrack.created_at)
+                  .where(mine & (RecordingTrack.created_at > now - window))
+                  .order_by(RecordingTrack.created_at).tuples())
+        started = [created for (created,) in recent]
+        if len(started) >= limit.amount:
+            wait = max(1, int((started[-limit.amount] + window - now).total_seconds()) + 1)
+            raise UploadError(429, "take_rate_limited", f"You started {len(started)} takes in the last "
+                              f"{_duration(window)}, the most allowed (recording.new_take_rate). Wait "
+                              f"{_duration(dt.timedelta(seconds=wait))} before starting another; your page "
+                              "keeps what it records meanwhile and tries again by itself.", retry_after=wait)
+
+
+def _lock_user(user: User) -> None:
+    """Lock the user's row until the transaction ends (PostgreSQL), so one person's new takes are counted one at
+    a time; SQLite's IMMEDIATE transactions already hold the whole database."""
+    query = User.select(User.id).where(User.id == user.id)
+    (query.for_update() if database.for_update else query).execute()
+
+
+def _duration(span: dt.timedelta) -> str:
+    """"3 minutes", "1 hour", "45 seconds": a span in words, rounded up to its largest unit."""
+    seconds = int(span.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = -(-seconds // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
 
 
 def recording_of(conversation: Conversation) -> Recording | None:
@@ -133,6 +187,8 @@ def create_track(conversation: Conversation, user: User, started_at_ms: Any, mim
     started_at = _trusted_start(started_at_ms, now)
     timeline = max(0.0, elapsed_seconds(state, now) - (now - started_at).total_seconds())
     with database.atomic():
+        _lock_user(user)
+        _refuse_too_many_takes(recording_of(conversation), user, now)
         recording = recording_of(conversation)
         if recording is None:
             try:
@@ -205,11 +261,17 @@ def store_chunk(track: RecordingTrack, sequence: int, data: bytes, claimed_sha25
     if track.chunk_total is not None and sequence >= track.chunk_total:
         raise UploadError(409, "final", f"This track was finished with {track.chunk_total} chunks; "
                           f"chunk {sequence} does not belong to it.")
+    held_bytes = _held_bytes(track)
+    if held_bytes + len(data) > max_take_bytes():
+        raise UploadError(413, "take_too_large", f"This take already holds {held_bytes} bytes; with this chunk it "
+                          f"would pass {max_take_bytes()}, more than {config.max_minutes} minutes of audio at "
+                          f"{config.max_bitrate_kbps} kbit/s (recording.max_minutes, recording.max_bitrate_kbps). "
+                          "The rest of this take is not kept.")
     try:
         if sequence == 0:
-            check_first_chunk(data)
+            check_first_chunk(data, media=True)
         else:
-            check_continuation_chunk(data)
+            check_continuation_chunk(data, "ogg" if "ogg" in track.mime_type.lower() else "webm")
     except NotAudio as error:
         raise UploadError(415, "not_audio", f"{error} Only the recorder's own audio is taken.") from None
     key = chunk_key(track.recording_id, track.id, sequence, actual)
@@ -230,6 +292,12 @@ def _held(track: RecordingTrack) -> dict[int, str]:
     """Every sequence the track holds, with its checksum (one query)."""
     return dict(RecordingChunk.select(RecordingChunk.sequence, RecordingChunk.sha256)
                 .where(RecordingChunk.track == track.id).tuples())
+
+
+def _held_bytes(track: RecordingTrack) -> int:
+    """How many bytes the track's held chunks add up to."""
+    return RecordingChunk.select(peewee.fn.COALESCE(peewee.fn.SUM(RecordingChunk.size), 0)).where(
+        RecordingChunk.track == track.id).scalar() or 0
 
 
 def _already_held(sequence: int, held: dict[int, str], actual: str) -> ChunkReceipt:

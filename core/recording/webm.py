@@ -16,9 +16,13 @@ What real Chromium produces (observed with Chromium 156 on Debian 12, fake micro
 
 So a continuation chunk is accepted when it parses as cluster-level Matroska elements either from its first
 byte, or after putting back one leading ID byte (0xA3, 0xA0, 0xE7, 0x1F or 0x1C) that the previous
-chunk ended with. Every element up to the end of the chunk must be a known cluster/segment-level element
-(SimpleBlocks must look like audio blocks of track 1-8); the last one may be cut off by the chunk's end.
-Checked against the chunks above: all of them pass, and cuts at random places inside block data fail.
+chunk ended with. Every element up to the end of the chunk must be one a recorder writes after its header:
+Cluster, Timecode, SimpleBlock, BlockGroup (Block, BlockDuration, ReferenceBlock, DiscardPadding), PrevSize,
+Position, and Cues at the very end. SimpleBlocks must look like audio blocks of track 1-8 no larger than an
+Opus packet can be; the last one may be cut off by the chunk's end. A Void element, Tags, attachments and
+unknown IDs are refused, so nothing else (an HTML page, a program) can ride inside a chunk. A first chunk
+is walked the same way after its track list (small header elements, then Clusters). Checked against the
+chunks above: all of them pass, and cuts at random places inside block data fail.
 """
 
 from __future__ import annotations
@@ -40,25 +44,31 @@ BLOCK_GROUP = 0xA0
 TIMECODE = 0xE7
 CUES = 0x1C53BB6B
 VOID = 0xEC
+PREV_SIZE = 0xAB
+POSITION = 0xA7
+CUE_POINT = 0xBB
+CUE_TRACK_POSITIONS = 0xB7
+SEEK_HEAD = 0x114D9B74
+INFO = 0x1549A966
+TAGS = 0x1254C367
 
 #: Elements that may start a continuation chunk cut at an element boundary.
-CONTINUATION_START_IDS = frozenset({CLUSTER, SIMPLE_BLOCK, BLOCK_GROUP, TIMECODE, CUES, VOID})
-#: Elements a continuation chunk may contain (cluster children and the segment-level elements after them).
-CONTINUATION_IDS = CONTINUATION_START_IDS | {
-    0xBF,  # CRC-32
-    0xA7,  # Position
-    0xAB,  # PrevSize
-    0xAF,  # EncryptedBlock
-    0x5854,  # SilentTracks
-    0x1254C367,  # Tags
-    0x1043A770,  # Chapters
-    0x1941A469,  # Attachments
-    0x114D9B74,  # SeekHead
-}
+CONTINUATION_START_IDS = frozenset({CLUSTER, SIMPLE_BLOCK, BLOCK_GROUP, TIMECODE, CUES})
+#: Everything a recorder writes after its first chunk: Clusters and their children, Cues at the very end.
+MEDIA_IDS = CONTINUATION_START_IDS | {PREV_SIZE, POSITION}
+#: A BlockGroup's children: Block, BlockDuration, ReferenceBlock, DiscardPadding.
+BLOCK_GROUP_IDS = frozenset({0xA1, 0x9B, 0xFB, 0x75A2})
+#: Cues hold CuePoints; a CuePoint holds CueTime and CueTrackPositions, which hold numbers only.
+CUES_IDS = frozenset({CUE_POINT})
+CUE_POINT_IDS = frozenset({0xB3, CUE_TRACK_POSITIONS})
+CUE_TRACK_POSITIONS_IDS = frozenset({0xF7, 0xF1, 0xF0, 0xB2, 0x5378})
+#: Segment-level elements before the first Cluster (Tracks is found separately; Tags as ffmpeg writes them).
+HEADER_IDS = frozenset({SEEK_HEAD, INFO, TAGS, CUES, VOID})
 #: First ID bytes Chromium leaves at the end of the previous chunk (see the module docstring).
 _CARRIED_ID_BYTES = (b"\xa3", b"\xa0", b"\xe7", b"\x1f", b"\x1c")
 _AUDIO_CODECS = frozenset({"A_OPUS", "A_VORBIS"})
-_MAX_BLOCK = 1 << 20  # an audio frame is a few hundred bytes; a megabyte is far beyond any
+MAX_BLOCK = 64 * 1024
+"""The largest audio block: an Opus packet is at most 120 ms of 1275-byte frames (61,440 bytes)."""
 
 
 class NotAudio(ValueError):  # noqa: N818 (the name the upload code uses)
@@ -194,10 +204,12 @@ def _check_ogg_opus(data: bytes) -> None:
         raise NotAudio("this is an Ogg stream without Opus audio (no OpusHead); record with audio/ogg;codecs=opus")
 
 
-def check_first_chunk(data: bytes) -> str:
+def check_first_chunk(data: bytes, *, media: bool = False) -> str:
     """Accept a recording's first chunk (WebM/Matroska with an Opus or Vorbis audio track, or Ogg Opus).
 
-    Returns the container ("webm" or "ogg"); raises NotAudio saying what the data is otherwise.
+    With ``media=True`` (a recorder's upload) everything after the track list is walked too: small header
+    elements, then Clusters and blocks only, as check_continuation_chunk takes them. Returns the container
+    ("webm" or "ogg"); raises NotAudio saying what the data is otherwise.
     """
     expected = "a WebM audio chunk"
     if not data:
@@ -221,11 +233,16 @@ def check_first_chunk(data: bytes) -> str:
         raise NotAudio("this is not a WebM audio chunk: its EBML header is malformed")
     if doc_type not in ("webm", "matroska"):
         raise NotAudio(f"this is an EBML file of DocType {doc_type!r}, not a WebM audio chunk")
-    tracks = _find_tracks(data, header.end)
-    return _check_tracks(data, tracks)
+    tracks = _find_tracks(data, header.end, media=media)
+    container = _check_tracks(data, tracks)
+    if media and tracks.end is not None:
+        problem = _header_rest_problem(data, tracks.end)
+        if problem:
+            raise NotAudio(f"this chunk is not part of a WebM recording: {problem}")
+    return container
 
 
-def _find_tracks(data: bytes, pos: int) -> _Element:
+def _find_tracks(data: bytes, pos: int, *, media: bool = False) -> _Element:
     """Find the complete Tracks element in the Segment that starts at ``pos``."""
     truncated = NotAudio("this WebM chunk is truncated: it ends before its track list is complete; "
                          "upload the recorder's first chunk whole")
@@ -247,6 +264,9 @@ def _find_tracks(data: bytes, pos: int) -> _Element:
                 raise NotAudio("this is not a WebM audio chunk: media data starts before any track list")
             if element.end is None:
                 raise NotAudio(f"this is not a WebM audio chunk: element 0x{element.id:X} has no size")
+            problem = _header_element_problem(element) if media else None
+            if problem:
+                raise NotAudio(f"this chunk is not part of a WebM recording: {problem}")
             pos = element.end
     except _TruncatedError:
         raise truncated
@@ -288,62 +308,29 @@ def _check_tracks(data: bytes, tracks: _Element) -> str:
     return "webm"
 
 
-SNIFF_ELEMENTS = 48
-"""How many complete elements a continuation chunk must start with (a second of Opus blocks, more or less):
-walking a whole 80 KB chunk element by element cost more than the rest of its upload."""
-
-
-def _walk_cluster_level(data: bytes, *, allowed_first: frozenset[int]) -> bool:
-    """True when ``data`` is a run of cluster-level elements.
-
-    The chunk may end inside an element header after one complete element (Chromium ends chunks one byte
-    into the next ID) or inside an element's data after two (other recorders may cut anywhere).
-    """
-    pos = 0
-    complete = 0
-    while pos < len(data):
-        if complete >= SNIFF_ELEMENTS:  # enough to know what it is; the rest is read when it is decoded
-            return True
-        try:
-            element = _element_at(data, pos)
-        except _TruncatedError:
-            # The chunk ends inside a header: fine if what is there could start a known ID.
-            return complete >= 1 and _could_be_id_prefix(data[pos:])
-        except _InvalidError:
-            return False
-        if element.id not in (allowed_first if pos == 0 else CONTINUATION_IDS):
-            return False
-        if element.id == SIMPLE_BLOCK and not _plausible_block(data, element):
-            return False
-        if element.id == TIMECODE and not 1 <= (element.size or 0) <= 8:
-            return False
-        if element.id == BLOCK_GROUP and not _plausible_group(data, element):
-            return False
-        if element.id == CLUSTER:
-            pos = element.data_start  # step into the cluster: its children follow
-            continue
-        if element.end is None:
-            return False
-        if element.end > len(data):
-            return complete >= 2
-        complete += 1
-        pos = element.end
-    return complete > 0
+MAX_ELEMENTS = 20_000
+"""The most elements a chunk may hold: a 30-second slice of 2.5 ms Opus frames is 12,000 blocks; this bounds the
+time the walk below can take, however the chunk was forged."""
+HEADER_ELEMENT_MAX = 64 * 1024
+"""The largest element accepted between the EBML header and the first Cluster (SeekHead, Info, Tags, Void:
+a few hundred bytes in real recordings)."""
+HEADER_VOID_MAX = 4096
+"""The largest Void before the first Cluster (ffmpeg reserves about a hundred bytes there; browsers none)."""
 
 
 def _id_bytes(element_id: int) -> bytes:
     return element_id.to_bytes((element_id.bit_length() + 7) // 8, "big")
 
 
-def _could_be_id_prefix(tail: bytes) -> bool:
-    """True when ``tail`` (a header cut off by the chunk's end) begins a known cluster-level element."""
+def _could_be_id_prefix(tail: bytes, ids: frozenset[int] = CONTINUATION_START_IDS) -> bool:
+    """True when ``tail`` (a header cut off by the chunk's end) begins one of ``ids``."""
     return any(_id_bytes(element_id).startswith(tail) or tail.startswith(_id_bytes(element_id))
-               for element_id in CONTINUATION_IDS)
+               for element_id in ids)
 
 
 def _plausible_block(data: bytes, element: _Element) -> bool:
-    """A SimpleBlock holds a track number (vint, 1..8 here), a 16-bit timecode, flags and some data."""
-    if element.size is None or not 4 <= element.size <= _MAX_BLOCK:
+    """A (Simple)Block holds a track number (vint, 1..8 here), a 16-bit timecode, flags and one audio packet."""
+    if element.size is None or not 4 <= element.size <= MAX_BLOCK:
         return False
     header = data[element.data_start:element.data_start + 4]
     if header and not 0x81 <= header[0] <= 0x88:  # a browser's audio-only recording has track 1
@@ -351,25 +338,133 @@ def _plausible_block(data: bytes, element: _Element) -> bool:
     return len(header) < 4 or not header[3] & 0x70  # reserved flag bits are zero
 
 
-def _plausible_group(data: bytes, element: _Element) -> bool:
-    """A BlockGroup starts with its Block (0xA1), which looks like a SimpleBlock."""
-    if element.size is None or not 5 <= element.size <= _MAX_BLOCK:
-        return False
+def _nested_problem(data: bytes, element: _Element, allowed: frozenset[int], what: str) -> str | None:
+    """Why the complete ``element`` holds something else than ``allowed`` children (None when it does not).
+
+    Children are flat (no grandchildren) except CuePoint's CueTrackPositions, which are walked too."""
+    assert element.end is not None
     try:
-        block = _element_at(data, element.data_start)
-    except _TruncatedError:
-        return True
-    except _InvalidError:
-        return False
-    return block.id == 0xA1 and _plausible_block(data, block)
+        for child in _children(data, element.data_start, element.end):
+            if child.id not in allowed:
+                return f"its {what} holds an element (ID 0x{child.id:X}) that a recorder never writes there"
+            if child.id == 0xA1 and not _plausible_block(data, child):
+                return f"its {what} holds a block that is not an audio block"
+            if child.id in (CUE_POINT, CUE_TRACK_POSITIONS):
+                problem = _nested_problem(data, child, CUE_POINT_IDS if child.id == CUE_POINT
+                                          else CUE_TRACK_POSITIONS_IDS, "cue point")
+                if problem:
+                    return problem
+    except (_TruncatedError, _InvalidError):
+        return f"its {what} is malformed"
+    return None
 
 
-def check_continuation_chunk(data: bytes) -> None:
+def _media_problem(data: bytes, pos: int, *, allowed_first: frozenset[int]) -> str | None:
+    """Why ``data[pos:]`` is not a run of Clusters and their blocks (None when it is)."""
+    return _media_walk(data, pos, allowed_first=allowed_first)[0]
+
+
+def _media_walk(data: bytes, pos: int, *, allowed_first: frozenset[int]) -> tuple[str | None, int]:
+    """(why ``data[pos:]`` is not a run of Clusters and their blocks or None, how far the walk got).
+
+    Accepted: Cluster, Timecode, SimpleBlock, BlockGroup (Block, BlockDuration, ReferenceBlock, DiscardPadding),
+    PrevSize and Position, and Cues at the very end; every element up to the chunk's end. A Void, Tags, an
+    attachment or any unknown ID is refused. The chunk may end inside an element header after one complete
+    element (Chromium ends chunks one byte into the next ID), or inside a SimpleBlock's data after two.
+    """
+    complete = 0
+    after_cues = False
+    first = True
+    for _ in range(MAX_ELEMENTS):
+        if pos >= len(data):
+            return (None if complete or not first else "it holds no element"), pos
+        try:
+            element = _element_at(data, pos)
+        except _TruncatedError:
+            if complete >= 1 and _could_be_id_prefix(data[pos:]):
+                return None, pos
+            return "it ends inside an element header that starts no Cluster or block", pos
+        except _InvalidError:
+            return "it holds bytes that are not Matroska elements", pos
+        if element.id == VOID:
+            return "it holds a Void element (ID 0xEC), which a recorder never writes after the first chunk", pos
+        if first and element.id not in allowed_first:
+            return f"it starts with an element (ID 0x{element.id:X}) that cannot begin a continuation", pos
+        first = False
+        if element.id not in MEDIA_IDS or (after_cues and element.id != CUES):
+            return f"it holds an element (ID 0x{element.id:X}) that a recorder never writes after the first chunk", pos
+        if element.id == CLUSTER:
+            pos = element.data_start  # step into the cluster: its children follow
+            continue
+        if element.size is None:
+            return f"its element 0x{element.id:X} has no size", pos
+        if element.end is not None and element.end > len(data):
+            if element.id == SIMPLE_BLOCK and complete >= 2 and _plausible_block(data, element):
+                return None, pos  # cut inside the last block's audio data
+            return f"it ends inside element 0x{element.id:X}", pos
+        if element.id == SIMPLE_BLOCK and not _plausible_block(data, element):
+            return "it holds a block that is not an audio block", pos
+        if element.id == TIMECODE and not 1 <= element.size <= 8:
+            return "it holds a cluster timecode of a wrong size", pos
+        if element.id in (PREV_SIZE, POSITION) and element.size > 8:
+            return "it holds a cluster position of a wrong size", pos
+        if element.id == BLOCK_GROUP:
+            if element.size > MAX_BLOCK + 64:
+                return "it holds a block group larger than any audio block", pos
+            problem = _nested_problem(data, element, BLOCK_GROUP_IDS, "block group")
+            if problem:
+                return problem, pos
+        if element.id == CUES:
+            after_cues = True
+            problem = _nested_problem(data, element, CUES_IDS, "cue list")
+            if problem:
+                return problem, pos
+        complete += 1
+        pos = element.data_start + element.size
+    return f"it holds more than {MAX_ELEMENTS} elements", pos
+
+
+def _header_rest_problem(data: bytes, pos: int) -> str | None:
+    """Why what follows Tracks in a first chunk is not header elements then Clusters (None when it is)."""
+    for _ in range(MAX_ELEMENTS):
+        if pos >= len(data):
+            return None
+        try:
+            element = _element_at(data, pos)
+        except _TruncatedError:  # Chromium with a long timeslice stops one byte into the first Cluster's ID
+            return None if _could_be_id_prefix(data[pos:], HEADER_IDS | {CLUSTER}) else \
+                "it ends inside an element header that starts no Cluster"
+        except _InvalidError:
+            return "it holds bytes that are not Matroska elements after its track list"
+        if element.id == CLUSTER:
+            return _media_problem(data, pos, allowed_first=frozenset({CLUSTER}))
+        problem = _header_element_problem(element)
+        if problem:
+            return problem
+        if element.end is None or element.end > len(data):
+            return f"it ends inside element 0x{element.id:X}"
+        pos = element.end
+    return f"it holds more than {MAX_ELEMENTS} elements"
+
+
+def _header_element_problem(element: _Element) -> str | None:
+    """Why a segment-level element before the first Cluster is not one a recorder writes (None when it is)."""
+    if element.id not in HEADER_IDS:
+        return f"it holds an element (ID 0x{element.id:X}) that a recorder never writes before its audio"
+    limit = HEADER_VOID_MAX if element.id == VOID else HEADER_ELEMENT_MAX
+    if element.size is None or element.size > limit:
+        return f"its element 0x{element.id:X} is larger than any a recorder writes ({limit} bytes at most)"
+    return None
+
+
+def check_continuation_chunk(data: bytes, container: str | None = None) -> None:
     """Accept a later MediaRecorder chunk: Matroska cluster data continuing the first chunk's Segment.
 
-    Accepts data that starts at a Cluster/SimpleBlock/BlockGroup/Timecode/Cues/Void element, or right after
-    the first byte of such an element's ID (where Chromium cuts its chunks; see the module docstring), and
-    Ogg pages that do not begin a new stream. Raises NotAudio otherwise (an EBML header: a second stream).
+    Accepts data that starts at a Cluster/SimpleBlock/BlockGroup/Timecode/Cues element, or right after the
+    first byte of such an element's ID (where Chromium cuts its chunks; see the module docstring), and holds
+    nothing but clusters and blocks to its end; with ``container="ogg"``, Ogg pages that do not begin a new
+    stream. ``container`` is the take's ("webm" or "ogg", from its first chunk); None: whatever the chunk
+    looks like. Raises NotAudio otherwise (an EBML header: a second stream; a Void or unknown element).
     """
     expected = "a continuation chunk of a WebM audio recording"
     if not data:
@@ -377,17 +472,45 @@ def check_continuation_chunk(data: bytes) -> None:
     if data.startswith(b"\x1a\x45\xdf\xa3"):
         raise NotAudio("this chunk starts a new WebM stream (EBML header), not a continuation of the recording; "
                        "upload it as the first chunk of a new take")
-    if data.startswith(b"OggS"):
-        if len(data) > 5 and data[5] & 0x02:
+    if container == "ogg" or data.startswith(b"OggS"):
+        _check_ogg_continuation(data, container or "ogg")
+        return
+    problems: list[tuple[int, str]] = []
+    for carried in (b"", *_CARRIED_ID_BYTES):
+        problem, reached = _media_walk(carried + data, 0, allowed_first=CONTINUATION_START_IDS)
+        if problem is None:
+            return
+        problems.append((reached, problem))
+    problem = max(problems, key=lambda item: item[0])[1]  # the reading that got furthest names what is wrong
+    found = describe(data)
+    if found:
+        raise NotAudio(f"this is {found}, not {expected}")
+    raise NotAudio(f"this chunk is not part of a WebM recording (not {expected}): {problem}")
+
+
+def _check_ogg_continuation(data: bytes, container: str) -> None:
+    """Ogg pages, one after another to the chunk's end (the last may be cut off), none starting a stream."""
+    if container != "ogg":
+        raise NotAudio("this chunk is Ogg, but the take started as WebM; a take keeps its container")
+    pos = 0
+    for _ in range(MAX_ELEMENTS):
+        if pos >= len(data):
+            return
+        if len(data) - pos < 27:
+            if b"OggS".startswith(data[pos:pos + 4]) and pos > 0:
+                return
+            raise NotAudio("this chunk is not part of an Ogg recording: it ends inside a page header")
+        if data[pos:pos + 4] != b"OggS" or data[pos + 4] != 0:
+            found = describe(data) if pos == 0 else None
+            raise NotAudio(f"this is {found}, not a continuation chunk of an Ogg audio recording" if found else
+                           "this chunk is not part of an Ogg recording: it holds bytes between its pages")
+        if data[pos + 5] & 0x02:
             raise NotAudio("this chunk starts a new Ogg stream, not a continuation of the recording; "
                            "upload it as the first chunk of a new take")
-        return
-    if _walk_cluster_level(data, allowed_first=CONTINUATION_START_IDS):
-        return
-    for carried in _CARRIED_ID_BYTES:
-        if _walk_cluster_level(carried + data, allowed_first=CONTINUATION_START_IDS):
-            return
-    raise _refuse(data, expected, "it does not continue Matroska cluster data")
+        segments = data[pos + 26]
+        table = data[pos + 27:pos + 27 + segments]
+        pos += 27 + segments + sum(table)
+    raise NotAudio(f"this chunk holds more than {MAX_ELEMENTS} Ogg pages")
 
 
 def split_clusters(webm: bytes) -> list[bytes]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Blueprint, jsonify, request
 from flask_login import current_user
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from core.models import Conversation
 from core.recording import uploads
@@ -20,10 +21,47 @@ SIGNED_OUT = ("Your session ended: sign in again in this browser, then reload th
               "in this browser meanwhile.")
 
 
+CHUNK_ENDPOINT = "recording.put_chunk"
+
+
 @blueprint.errorhandler(UploadError)
 def refused(error: UploadError) -> Any:
-    """Every refusal as JSON, with the status the contract names."""
-    return jsonify(error=error.message, code=error.code), error.status
+    """Every refusal as JSON, with the status the contract names (and Retry-After when waiting helps)."""
+    response = jsonify(error=error.message, code=error.code)
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response, error.status
+
+
+def _too_large(size: int | None) -> UploadError:
+    limit = uploads.settings().max_chunk_bytes
+    has = f"This chunk has {size} bytes" if size is not None else "This chunk is too large"
+    return UploadError(413, "too_large", f"{has}; at most {limit} are taken (recording.max_chunk_bytes). "
+                       "Record with a shorter timeslice or a lower bitrate.")
+
+
+@blueprint.errorhandler(RequestEntityTooLarge)
+def body_too_large(_error: RequestEntityTooLarge) -> Any:
+    """A body past the limit (read by any hook, or streamed without a length) is JSON too_large, not a page."""
+    if request.endpoint == CHUNK_ENDPOINT:
+        return refused(_too_large(request.content_length))
+    return refused(UploadError(413, "too_large", "This request is too large; the recorder sends small JSON "
+                               "here and its audio as chunks."))
+
+
+@blueprint.url_value_preprocessor
+def chunk_limit(endpoint: str | None, _values: dict[str, Any] | None) -> None:
+    """Give the chunk PUT its own body limit (recording.max_chunk_bytes, above the site's 2 MB for forms).
+
+    URL value preprocessors run before every before_request hook (the CSRF check reads the body first), so
+    the limit holds from the first byte read; a body announced larger is refused before anything reads it.
+    """
+    if endpoint != CHUNK_ENDPOINT:
+        return
+    limit = uploads.settings().max_chunk_bytes
+    request.max_content_length = limit
+    if request.content_length is not None and request.content_length > limit:
+        raise _too_large(request.content_length)
 
 
 @blueprint.before_request
@@ -61,12 +99,7 @@ def create_track(conversation_id: int) -> Any:
 def put_chunk(conversation_id: int, track_id: int, sequence: int) -> Any:
     """Keep one chunk (idempotent); 201 when stored now, 200 when it was already held."""
     track = uploads.own_track(conversation_id, current_user, track_id)
-    limit = uploads.settings().max_chunk_bytes
-    if request.content_length is not None and request.content_length > limit:
-        raise UploadError(413, "too_large", f"This chunk has {request.content_length} bytes; at most {limit} "
-                          "are taken (recording.max_chunk_bytes).")
-    request.max_content_length = limit + 1  # this route's own limit, above the site's 2 MB for forms
-    data = request.stream.read(limit + 1)
+    data = request.get_data(cache=False)  # at most recording.max_chunk_bytes (chunk_limit), else too_large
     receipt = uploads.store_chunk(track, sequence, data, request.headers.get("X-Chunk-SHA256", ""))
     return jsonify(ok=True, stored=receipt.stored, held=receipt.held), 201 if receipt.stored else 200
 
