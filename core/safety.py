@@ -8,6 +8,7 @@ from typing import Any
 import peewee
 
 from core.db import database, utcnow
+from core.matching.access import may_see_profile
 from core.models import Block, Invitation, Match, ModerationAction, Report, User
 
 REASONS: dict[str, str] = {
@@ -94,37 +95,11 @@ def cancel_open_invitations(user_id: int, other_id: int | None = None) -> int:
 
 
 def has_seen(user_id: int, other_id: int) -> bool:
-    """True when `user_id` legitimately met `other_id` on the platform: an invitation, a match or a cohort pair.
-
-    Suggestions count too, when the suggestions module can say so.
-    """
-    if user_id == other_id:
-        return False
-    invited = Invitation.select().where(((Invitation.inviter == user_id) & (Invitation.invitee == other_id))
-                                        | ((Invitation.inviter == other_id) & (Invitation.invitee == user_id)))
-    matched = Match.select().where(((Match.a == user_id) & (Match.b == other_id))
-                                   | ((Match.a == other_id) & (Match.b == user_id)))
-    if invited.exists() or matched.exists():
-        return True
-    return _suggested(user_id, other_id)
-
-
-def _suggested(user_id: int, other_id: int) -> bool:
-    """Whether `other_id` is among the suggestions `user_id` is shown right now (not merely eligible,
-    so that counting through ids cannot reveal everybody's shared profile)."""
-    from flask import current_app
-
-    from core.matching.candidates import is_ready
-    from core.matching.suggestions import MatchingNotSetUpError, ranked_suggestions
-
+    """True when `user_id` may see `other_id`'s profile: they share an invitation, a match or a conversation,
+    or `other_id` is among the suggestions `user_id` is shown right now (not merely eligible, so that counting
+    through ids cannot reveal everybody's shared profile). The rule is core.matching.access.may_see_profile."""
     user = User.get_or_none(User.id == user_id)
-    if user is None or not is_ready(user):
-        return False
-    try:
-        shown = ranked_suggestions(user, current_app.extensions["oss_connect"].settings.matching.suggestions)
-    except MatchingNotSetUpError:
-        return False
-    return any(suggestion.user_id == other_id for suggestion in shown)
+    return user is not None and may_see_profile(user, other_id)
 
 
 # --- reports ---------------------------------------------------------------------------------

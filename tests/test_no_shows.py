@@ -315,3 +315,28 @@ def test_a_standby_person_who_left_is_not_paired(app, login, people):
         assert Conversation.select().count() == 1
     # only the reporter of a no-show is offered a rematch
     assert post(cal_client, f"/conversations/{conversation.id}/rematch/{ann.id}", "/standby").status_code == 404
+
+
+def test_only_a_standby_partner_offered_can_be_chosen(app, login, make_user, people):
+    """Four stand by; the strategy offers its best three, and a guessed id of the fourth pairs nobody."""
+    from core.models import Conversation
+
+    ann = people["ann"]
+    eve = participant(app, make_user, "eve@example.org", lean="6", first_name="Eve")
+    zed = participant(app, make_user, "zed@example.org", lean="2", first_name="Zed")  # Ann's own lean: last
+    conversation = booked(app, ann, people["ben"], minutes_ago=15)
+    for email in ("cal@example.org", "dee@example.org", "eve@example.org", "zed@example.org"):
+        post(as_user(app, login, email), "/standby", "/standby", action="on")
+    ann_client = as_user(app, login, "ann@example.org")
+    join = f"/conversations/{conversation.id}/join"
+    ann_client.get(join)
+    post(ann_client, f"/conversations/{conversation.id}/no-show", join)
+    page = ann_client.get(join).get_data(as_text=True)
+    assert "Cal" in page and "Eve" in page and "Dee" in page and "Zed" not in page
+    answer = post(ann_client, f"/conversations/{conversation.id}/rematch/{zed.id}", join)
+    assert "no longer standing by" in ann_client.get(answer.headers["Location"]).get_data(as_text=True)
+    with database.connection_context():
+        assert Conversation.select().count() == 1
+    answer = post(ann_client, f"/conversations/{conversation.id}/rematch/{eve.id}", join)
+    with database.connection_context():
+        assert Conversation.select().count() == 2

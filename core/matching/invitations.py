@@ -14,6 +14,7 @@ from flask import current_app
 
 from core.db import database, utcnow
 from core.mail import queue_email
+from core.matching.access import may_invite
 from core.matching.candidates import is_ready, may_be_suggested, open_invitations
 from core.models import User
 from core.models.matching import Invitation, Match
@@ -50,14 +51,19 @@ def send_invitation(inviter: Any, invitee: Any, *, source: str = "suggestion", c
                     reason: str = "", score: float | None = None) -> Invitation:
     """Invite `invitee` to talk with `inviter`; email and notify the invitee. InvitationError when not allowed.
 
-    Both must be ready (active, complete profile) and `invitee` eligible for `inviter`; invitations
-    from suggestions and "match me automatically" also count against `matching.max_open_invitations`
-    (an admin's cohort pairing does not).
+    Both must be ready (active, complete profile). From suggestions and "match me automatically",
+    `invitee` must be among the suggestions the strategy shows `inviter` right now (core.matching.access);
+    such invitations also count against `matching.max_open_invitations`. An admin's cohort pairing needs
+    only eligibility and has no such count.
     """
     settings = _platform().settings.matching
     if not is_ready(inviter):
         raise InvitationError("Complete your profile before you invite anyone.")
-    if invitee.id == inviter.id or not may_be_suggested(inviter, invitee.id):
+    if source != "cohort":
+        refusal = may_invite(inviter, invitee.id)
+        if refusal:
+            raise InvitationError(refusal)
+    elif invitee.id == inviter.id or not may_be_suggested(inviter, invitee.id):
         raise InvitationError("This person can't be invited right now.")
     with database.atomic():
         if source != "cohort" and open_sent_count(inviter) >= settings.max_open_invitations:

@@ -79,7 +79,10 @@ def may_rematch(conversation: Conversation, user_id: int) -> bool:
 
 
 def rematch(conversation: Conversation, reporter: Any, standby_id: int) -> Conversation:
-    """Pair the reporter of a no-show with a standby participant in a conversation starting now; notify them."""
+    """Pair the reporter of a no-show with a standby participant in a conversation starting now; notify them.
+
+    Only one of the partners offered to the reporter (standby_partners: the strategy's best) may be chosen,
+    so a guessed id pairs nobody and reveals nothing. MatchingNotSetUpError when no strategy is available."""
     from core.questionnaire.profiles import profile_for
 
     if not may_rematch(conversation, reporter.id):
@@ -90,7 +93,7 @@ def rematch(conversation: Conversation, reporter: Any, standby_id: int) -> Conve
         (Conversation.source == "standby") & (Conversation.created_at >= marked.created_at) & mine).exists()
     if already:
         raise RematchRefusedError("You already have a conversation with a standby partner: join that one.")
-    if standby_id not in standby_pool(reporter):
+    if standby_id not in {item.user_id for item in standby_partners(reporter)}:  # only the partners offered
         raise RematchRefusedError("This person is no longer standing by. Choose someone else, or choose a new time.")
     with database.atomic():
         if not Standby.delete().where((Standby.user == standby_id) & (Standby.until > utcnow())).execute():

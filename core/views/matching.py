@@ -1,7 +1,8 @@
 """Suggested partners, invitations and "match me automatically" for participants; pool health for admins.
 
 Every page works without JavaScript. Another participant appears only through their profile for
-partners; an id that is not currently suggested (or an invitation of someone else) is a 404.
+partners; an id that is not among my suggestions right now (core.matching.access), or an invitation
+of someone else, is a 404.
 """
 
 from __future__ import annotations
@@ -13,18 +14,19 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from core.matching import invitations as service
-from core.matching.candidates import is_ready, may_be_suggested
+from core.matching.access import suggested_now
+from core.matching.candidates import is_ready
 from core.matching.pool import admin_rows, pool_health, wait_estimate_now
 from core.matching.suggestions import (
     MatchingNotSetUpError,
     auto_match,
     configured_strategy,
-    ranked_suggestions,
     suggestions_for,
 )
 from core.models import User
 from core.models.matching import Dismissal
-from core.questionnaire.profiles import matching_profiles, profile_for
+from core.providers import Suggestion
+from core.questionnaire.profiles import profile_for
 from core.views.admin import admin_required
 
 blueprint = Blueprint("matching", __name__)
@@ -69,42 +71,38 @@ def suggestions() -> Any:
                            open_sent=service.open_sent_count(current_user), estimate=wait_estimate_now(_me()))
 
 
-def _candidate_or_404(user_id: int) -> User:
-    """The user behind a currently suggested id; anything else (a guessed id, a block) is a 404."""
-    if user_id == current_user.id or not is_ready(current_user) or not may_be_suggested(_me(), user_id):
+def _candidate_or_404(user_id: int) -> tuple[User, Suggestion]:
+    """The user behind an id the strategy suggests to me now, with that suggestion; anything else is a 404.
+
+    A guessed id, a person the strategy never suggests (or suggests below the page's top), a vetoed or
+    blocked one all answer the same. MatchingNotSetUpError when no strategy is available."""
+    suggestion = suggested_now(_me(), user_id)
+    if suggestion is None:
         abort(404)
-    return User.get_by_id(user_id)
+    return User.get_by_id(user_id), suggestion
 
 
 @blueprint.route("/suggestions/<int:user_id>/dismiss", methods=["POST"])
 @login_required
-def dismiss(user_id: int) -> Response:
+def dismiss(user_id: int) -> Any:
     """"Not for me": hide one suggestion for good."""
-    other = _candidate_or_404(user_id)
+    try:
+        other, _ = _candidate_or_404(user_id)
+    except MatchingNotSetUpError as error:
+        return _not_set_up(error)
     Dismissal.get_or_create(user=current_user.id, dismissed=other.id)
     flash(f"{profile_for(other.id, 'partners').name} is hidden. You will not see them again.", "success")
     return redirect(url_for("matching.suggestions"))
-
-
-def _score_and_reason(other_id: int) -> tuple[float | None, str]:
-    """The strategy's score and reason for inviting `other_id` (from the suggestions when listed there)."""
-    for suggestion in ranked_suggestions(_me(), _settings().suggestions):
-        if suggestion.user_id == other_id:
-            return suggestion.score, suggestion.reason
-    profiles = matching_profiles([current_user.id, other_id])
-    if current_user.id in profiles and other_id in profiles:
-        return configured_strategy().score(profiles[current_user.id], profiles[other_id]), ""
-    return None, ""
 
 
 @blueprint.route("/suggestions/<int:user_id>/invite", methods=["POST"])
 @login_required
 def invite(user_id: int) -> Any:
     """Invite one suggested partner (by email and, when they are online, a live notification)."""
-    other = _candidate_or_404(user_id)
     try:
-        score, reason = _score_and_reason(other.id)
-        invitation = service.send_invitation(_me(), other, source="suggestion", reason=reason, score=score)
+        other, suggestion = _candidate_or_404(user_id)
+        invitation = service.send_invitation(_me(), other, source="suggestion", reason=suggestion.reason,
+                                             score=suggestion.score)
     except MatchingNotSetUpError as error:
         return _not_set_up(error)
     except service.InvitationError as error:
