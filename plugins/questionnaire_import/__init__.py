@@ -15,6 +15,7 @@ from flask import url_for
 
 from core.api import (
     Markup,
+    PluginModels,
     Questionnaire,
     QuestionnaireSource,
     StartupError,
@@ -24,6 +25,7 @@ from core.api import (
 )
 
 from .convert import mapping_problems
+from .models import WebhookDelivery
 from .settings import ImportSettings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -44,6 +46,12 @@ class ImportSource(QuestionnaireSource):
 def register_config_schema() -> type[ImportSettings]:
     """questionnaire_import's settings."""
     return ImportSettings
+
+
+@hookimpl
+def register_models() -> PluginModels:
+    """The webhook deliveries seen recently (replay protection), with the plugin's own migrations."""
+    return PluginModels(models=[WebhookDelivery], migrations=Path(__file__).resolve().parent / "migrations")
 
 
 @hookimpl

@@ -21,7 +21,8 @@ class ImportSettings(Section):
     list_separator: str = Field(";", min_length=1, max_length=3, description="Separates the items of a cell "
                                 "that holds several answers (multiple choice, languages, availability).")
     webhook_secret: SecretStr | None = Field(None, description="The HMAC-SHA256 secret form tools sign webhook "
-                                             "bodies with (use ${IMPORT_WEBHOOK_SECRET}); unset: no webhook.")
+                                             "deliveries with (timestamp, delivery id and body; use "
+                                             "${IMPORT_WEBHOOK_SECRET}); unset: no webhook.")
     max_rows: int = Field(2000, ge=1, le=100_000, description="The most data rows (or webhook entries) in one import.")
     max_file_kb: int = Field(1024, ge=1, le=2000, description="The largest CSV file accepted, in KB "
                                                                "(the site takes at most 2 MB per request).")

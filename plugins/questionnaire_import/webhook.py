@@ -1,40 +1,76 @@
-"""POST /import/webhook: a form tool sends answers as JSON, signed with HMAC-SHA256 (GitHub style).
+"""POST /import/webhook: a form tool sends answers as JSON, signed with HMAC-SHA256.
 
-Header `X-Signature: sha256=<hex HMAC-SHA256 of the raw body with webhook_secret>`. A wrong or
-missing signature gets 401 and stores nothing; every answer is checked before anything is stored.
+Headers: `X-Oss-Timestamp` (Unix seconds), `X-Oss-Delivery` (an id unique per delivery) and
+`X-Signature: sha256=<hex HMAC-SHA256 of "<timestamp>.<delivery id>." followed by the raw body, keyed
+with webhook_secret>`. A wrong or missing signature gets 401 and stores nothing; a timestamp more than
+5 minutes away from the site's clock gets 400 `stale`, a delivery id taken before gets 409 `replayed`
+(so a captured request cannot be sent again to revert an answer). Every answer is checked before
+anything is stored, and the delivery id is kept in the same transaction as the answers.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
+import re
 from typing import Any
 
+import peewee
 from flask import Blueprint, jsonify, request
 from werkzeug.wrappers import Response
 
-from core.api import Question, Questionnaire, active_questionnaire, csrf_exempt, plugin_settings
+from core.api import Question, Questionnaire, active_questionnaire, csrf_exempt, database, plugin_settings, utcnow
 
 from .convert import LIST_TYPES, LOCATION_PARTS, split_target
 from .csvfile import Entry, Problem
+from .models import WebhookDelivery
 from .service import ConcurrentImportError, apply, check_entries
 from .settings import EMAIL
 
 blueprint = Blueprint("questionnaire_import_webhook", __name__, url_prefix="/import")
 SIGNATURE_HEADER = "X-Signature"
+TIMESTAMP_HEADER = "X-Oss-Timestamp"
+DELIVERY_HEADER = "X-Oss-Delivery"
+REPLAY_WINDOW = dt.timedelta(minutes=5)
+"""A delivery whose timestamp is further than this from the site's clock (either way) is refused."""
+KEEP_DELIVERIES = 2 * REPLAY_WINDOW + dt.timedelta(minutes=1)
+"""How long a delivery id is remembered: past it, its signed timestamp is refused anyway."""
+DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{7,99}$")
 
 
 def _error(status: int, message: str, **extra: Any) -> tuple[Response, int]:
     return jsonify({"error": message, **extra}), status
 
 
-def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
-    """True when `header` is `sha256=` and the hex HMAC-SHA256 of `body` (compared in constant time)."""
+def signed_bytes(timestamp: str, delivery_id: str, body: bytes) -> bytes:
+    """What the signature covers: the timestamp, the delivery id and the raw body, joined by dots."""
+    return f"{timestamp}.{delivery_id}.".encode() + body
+
+
+def signature_ok(secret: str, message: bytes, header: str | None) -> bool:
+    """True when `header` is `sha256=` and the hex HMAC-SHA256 of `message` (compared in constant time)."""
     if not header or not header.startswith("sha256="):
         return False
-    expected = hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    expected = hmac.new(secret.encode("utf-8"), message, hashlib.sha256).hexdigest()
     return hmac.compare_digest(expected, header.removeprefix("sha256=").strip().lower())
+
+
+def _delivery_problem(timestamp: str, delivery_id: str) -> tuple[Response, int] | None:
+    """The answer for a malformed or stale timestamp or a malformed delivery id; None when both are fine."""
+    if not DELIVERY_ID.match(delivery_id):
+        return _error(400, f"Send the {DELIVERY_HEADER} header: an id unique to this delivery, 8 to 100 letters, "
+                           "digits or . _ : - (a UUID is fine).", code="bad_delivery")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        return _error(400, f"Send the {TIMESTAMP_HEADER} header: the time of sending in whole seconds since "
+                           "1970 (Unix time), e.g. 1767225600.", code="bad_timestamp")
+    sent = dt.datetime.fromtimestamp(int(timestamp), dt.UTC)
+    if abs(utcnow() - sent) > REPLAY_WINDOW:
+        return _error(400, f"{TIMESTAMP_HEADER} is more than {int(REPLAY_WINDOW.total_seconds() // 60)} minutes "
+                           "away from the site's clock; send the delivery again with the current time (and check "
+                           "the sender's clock).", code="stale")
+    return None
 
 
 def _cells(question: Question, value: Any) -> tuple[dict[str, str | list[str]], str | None]:
@@ -113,14 +149,23 @@ def _problem_list(problems: list[Problem]) -> list[dict[str, Any]]:
 
 @blueprint.route("/webhook", methods=["POST"])
 def receive() -> tuple[Response, int]:
-    """Check the signature, then import every person in the body, or none."""
+    """Check the signature, the timestamp and the delivery id, then import every person in the body, or none."""
     settings = plugin_settings("questionnaire_import")
     if settings is None or settings.webhook_secret is None:
         return _error(404, "Not found: this site has no import webhook.")
     body = request.get_data(cache=False)
-    if not signature_ok(settings.webhook_secret.get_secret_value(), body, request.headers.get(SIGNATURE_HEADER)):
-        return _error(401, f"The {SIGNATURE_HEADER} header is missing or wrong: send "
-                           "sha256=<hex HMAC-SHA256 of the raw body, keyed with the shared secret>.")
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "").strip()
+    delivery_id = request.headers.get(DELIVERY_HEADER, "").strip()
+    message = signed_bytes(timestamp, delivery_id, body)
+    if not signature_ok(settings.webhook_secret.get_secret_value(), message, request.headers.get(SIGNATURE_HEADER)):
+        return _error(401, f"The {SIGNATURE_HEADER} header is missing or wrong: send sha256=<hex HMAC-SHA256 of "
+                           f"\"<{TIMESTAMP_HEADER}>.<{DELIVERY_HEADER}>.\" followed by the raw body, keyed with the "
+                           "shared secret>.", code="signature")
+    problem = _delivery_problem(timestamp, delivery_id)
+    if problem is not None:
+        return problem
+    if _seen(delivery_id):
+        return _replayed()
     try:
         payload = json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
@@ -135,10 +180,33 @@ def receive() -> tuple[Response, int]:
         return _error(422, "Nothing was stored; fix these answers and send them again.",
                       problems=_problem_list(problems))
     try:
-        outcome = apply(checked, questionnaire, settings.invite_note)
+        with database.atomic():
+            _take_delivery(delivery_id)
+            outcome = apply(checked, questionnaire, settings.invite_note)
+    except peewee.IntegrityError:
+        if _seen(delivery_id):  # the same delivery arrived twice at once: the first one stands
+            return _replayed()
+        raise
     except ConcurrentImportError:
         return _error(409, "Another import changed the same accounts at the same moment; send it again.")
     return jsonify(outcome.counts()), 200
+
+
+def _seen(delivery_id: str) -> bool:
+    return WebhookDelivery.select().where(WebhookDelivery.delivery_id == delivery_id).exists()
+
+
+def _replayed() -> tuple[Response, int]:
+    return _error(409, f"This {DELIVERY_HEADER} was received before and is not applied again; a new delivery "
+                       "needs a new id.", code="replayed")
+
+
+def _take_delivery(delivery_id: str) -> None:
+    """Remember the delivery id (IntegrityError when taken already) and forget ids past the window."""
+    now = utcnow()
+    WebhookDelivery.delete().where(WebhookDelivery.received_at < now - KEEP_DELIVERIES).execute()
+    with database.atomic():  # a savepoint: a duplicate leaves the outer transaction usable
+        WebhookDelivery.create(delivery_id=delivery_id, received_at=now)
 
 
 @blueprint.errorhandler(413)

@@ -9,6 +9,8 @@ import hashlib
 import hmac
 import io
 import json
+import time
+import uuid
 from typing import Any
 
 import pytest
@@ -96,16 +98,32 @@ def problem_rows(html: str) -> list[tuple[str, str, str]]:
     return [(unescape(row), unescape(column), unescape(re.sub(r"\s+", " ", message))) for row, column, message in rows]
 
 
-def sign(body: bytes, secret: str = SECRET) -> str:
-    """The X-Signature header value for `body`."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+def sign(body: bytes, secret: str = SECRET, timestamp: str = "", delivery: str = "") -> str:
+    """The X-Signature header value for `body` sent at `timestamp` as `delivery`."""
+    return "sha256=" + hmac.new(secret.encode(), f"{timestamp}.{delivery}.".encode() + body,
+                                hashlib.sha256).hexdigest()
 
 
-def post_webhook(client: Any, payload: Any, signature: str | None = "auto", raw: bytes | None = None) -> Any:
-    """POST JSON to the webhook, signed unless `signature` is given (None: no header)."""
+def post_webhook(client: Any, payload: Any, signature: str | None = "auto", raw: bytes | None = None, *,
+                 delivery: str | None = None, timestamp: int | None = None) -> Any:
+    """POST JSON to the webhook, signed unless `signature` is given (None: no header), sent now as a new
+    delivery unless `delivery` or `timestamp` say otherwise."""
     body = raw if raw is not None else json.dumps(payload).encode()
-    headers = {} if signature is None else {"X-Signature": sign(body) if signature == "auto" else signature}
+    delivery = delivery if delivery is not None else f"delivery-{uuid.uuid4()}"
+    sent = str(timestamp if timestamp is not None else int(time.time()))
+    headers = {"X-Oss-Timestamp": sent, "X-Oss-Delivery": delivery}
+    if signature is not None:
+        headers["X-Signature"] = sign(body, timestamp=sent, delivery=delivery) if signature == "auto" else signature
     return client.post("/import/webhook", data=body, headers=headers, content_type="application/json")
+
+
+@pytest.fixture(autouse=True)
+def plugin_tables(app) -> None:
+    """The plugin's own migrations (its webhook deliveries table), as `oss-connect db upgrade` runs them."""
+    from core.migrate import upgrade
+
+    with database.connection_context():
+        upgrade(database.obj, app.extensions["oss_connect"].migrations)
 
 
 # --- CSV: good rows --------------------------------------------------------------------------------
@@ -405,11 +423,76 @@ def test_webhook_with_a_wrong_signature_gets_401_and_stores_nothing(client, outb
 def test_webhook_signature_covers_the_exact_body(client):
     body = json.dumps(PERSON).encode()
     tampered = body.replace(b"Eve", b"Eva")
+    now = int(time.time())
 
-    response = post_webhook(client, None, signature=sign(body), raw=tampered)
+    response = post_webhook(client, None, signature=sign(body, timestamp=str(now), delivery="delivery-1"),
+                            raw=tampered, delivery="delivery-1", timestamp=now)
 
     assert response.status_code == 401
     assert participants() == []
+
+
+def test_webhook_signature_covers_the_timestamp_and_the_delivery_id(client):
+    body = json.dumps(PERSON).encode()
+    now = int(time.time())
+    signature = sign(body, timestamp=str(now), delivery="delivery-1")
+
+    for delivery, sent in (("delivery-2", now), ("delivery-1", now + 1)):  # either changed: not what was signed
+        response = post_webhook(client, None, signature=signature, raw=body, delivery=delivery, timestamp=sent)
+        assert response.status_code == 401 and response.get_json()["code"] == "signature"
+    assert "X-Oss-Timestamp" in response.get_json()["error"]
+    old_style = "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()  # body only
+    assert post_webhook(client, None, signature=old_style, raw=body).status_code == 401
+    assert participants() == []
+    assert post_webhook(client, None, signature=signature, raw=body, delivery="delivery-1",
+                        timestamp=now).status_code == 200
+
+
+def test_a_replayed_delivery_is_refused_and_cannot_revert_an_answer(client):
+    first = post_webhook(client, PERSON, delivery="delivery-lean-6")
+    assert first.status_code == 200
+    changed = post_webhook(client, {"email": "eve@example.org", "answers": {"lean": 2}})
+    assert changed.status_code == 200 and answers_of("eve@example.org")["lean"] == 2
+    replay = post_webhook(client, PERSON, delivery="delivery-lean-6")  # the captured first request again
+    assert replay.status_code == 409 and replay.get_json()["code"] == "replayed"
+    assert "X-Oss-Delivery" in replay.get_json()["error"]
+    assert answers_of("eve@example.org")["lean"] == 2
+
+
+@pytest.mark.parametrize("offset", [-301, 301, -10**6])
+def test_a_delivery_older_or_newer_than_five_minutes_is_refused(client, offset):
+    response = post_webhook(client, PERSON, timestamp=int(time.time()) + offset)
+    assert response.status_code == 400 and response.get_json()["code"] == "stale"
+    assert "5 minutes" in response.get_json()["error"] and participants() == []
+    assert post_webhook(client, PERSON, timestamp=int(time.time()) - 240).status_code == 200
+
+
+@pytest.mark.parametrize(("delivery", "timestamp", "code"), [
+    ("", None, "bad_delivery"), ("short", None, "bad_delivery"), ("a b c d e f g h", None, "bad_delivery"),
+    ("delivery-ok-1", "soon", "bad_timestamp"), ("delivery-ok-2", "", "bad_timestamp"),
+    ("delivery-ok-3", "-1", "bad_timestamp")])
+def test_missing_or_malformed_delivery_headers_get_a_clear_400(client, delivery, timestamp, code):
+    body = json.dumps(PERSON).encode()
+    sent = str(int(time.time())) if timestamp is None else timestamp
+    headers = {"X-Oss-Timestamp": sent, "X-Oss-Delivery": delivery,
+               "X-Signature": sign(body, timestamp=sent, delivery=delivery)}
+    response = client.post("/import/webhook", data=body, headers=headers, content_type="application/json")
+    assert response.status_code == 400 and response.get_json()["code"] == code and participants() == []
+
+
+def test_delivery_ids_past_the_window_are_forgotten(client):
+    import datetime as dt
+
+    from core.db import utcnow
+    from plugins.questionnaire_import.models import WebhookDelivery
+
+    with database.connection_context():
+        WebhookDelivery.create(delivery_id="delivery-long-ago", received_at=utcnow() - dt.timedelta(minutes=12))
+        WebhookDelivery.create(delivery_id="delivery-recent", received_at=utcnow() - dt.timedelta(minutes=9))
+    assert post_webhook(client, PERSON).status_code == 200
+    with database.connection_context():
+        kept = sorted(row.delivery_id for row in WebhookDelivery.select())
+    assert "delivery-long-ago" not in kept and "delivery-recent" in kept and len(kept) == 2
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b""], ids=["syntax", "not-utf8", "empty"])
