@@ -75,6 +75,7 @@ from core.questionnaire.store import (
     save_answers,
     visibility_field,
 )
+from core.realtime_limits import limit_events as limit_socket_events
 from core.views.forms import TextForm
 
 hookimpl = pluggy.HookimplMarker("oss_connect")
@@ -331,6 +332,7 @@ __all__ = [
     "import_recording",
     "invite_participant",
     "join_words",
+    "limit_socket_events",
     "load_questionnaire",
     "matching_profiles",
     "notify",

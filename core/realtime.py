@@ -10,6 +10,7 @@ from flask_login import current_user
 from flask_socketio import ConnectionRefusedError, SocketIO, join_room
 
 from core.db import database
+from core.realtime_limits import limit_events
 
 
 def allowed_origins(base_url: str, extra: list[str]) -> list[str]:
@@ -47,8 +48,9 @@ def create_socketio(app: Any, settings: Any) -> SocketIO:
         return True
 
     @socketio.on("tech_ping")
+    @limit_events("events")
     def tech_ping(data: Any = None) -> dict[str, Any]:
-        """The tech check's round trip: acknowledge at once."""
+        """The tech check's round trip: acknowledge at once (within the connection's rate limit)."""
         return {"pong": True}
 
     return socketio

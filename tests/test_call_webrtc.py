@@ -474,3 +474,31 @@ def test_the_documented_coturn_config_uses_the_secret_and_denies_private_and_loo
             "127.0.0.0-127.255.255.255", "169.254.0.0-169.254.255.255", "172.16.0.0-172.31.255.255",
             "192.168.0.0-192.168.255.255", "::1", "fc00::-fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
             "fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff"} <= denied
+
+
+def test_a_signalling_flood_is_refused_past_its_burst_and_not_relayed(live_server, people, sockets):
+    import time
+
+    ann, ben = connect(live_server, sockets, "ann"), connect(live_server, sockets, "ben")
+    inbox = Inbox(ben, "webrtc_signal")
+    candidate = {"conversation_id": people["ours"].id, "to": people["ben"].id,
+                 "candidate": {"candidate": "candidate:1 1 udp 2122260223 127.0.0.1 50000 typ host", "sdpMid": "0",
+                               "sdpMLineIndex": 0}}
+    acks: list[Any] = []
+    done = threading.Event()
+
+    def ack(answer: Any) -> None:
+        acks.append(answer)
+        if len(acks) == 400:
+            done.set()
+
+    started = time.monotonic()
+    for _ in range(400):
+        ann.emit("webrtc_signal", candidate, callback=ack)
+    assert done.wait(10)
+    took = time.monotonic() - started
+    relayed = [answer for answer in acks if answer == {"ok": True}]
+    assert 100 <= len(relayed) <= 100 + 25 * took + 1  # `realtime.signal_burst`, plus the refill meanwhile
+    assert {answer.get("code") for answer in acks if answer not in relayed} == {"rate_limited"}
+    time.sleep(1.0)
+    assert len(inbox.received) == len(relayed)

@@ -108,6 +108,15 @@ class RealtimeSettings(Section):
         None, description="redis://... to share events between several server processes.")
     allowed_origins: list[str] = Field(
         default_factory=list, description="Extra origins allowed to open a WebSocket; site.base_url always is.")
+    event_burst: int = Field(20, ge=1, le=10_000, description=(
+        "Room events (call status, room actions, notes, tech check) one connection may send at once; past it "
+        "and the sustained rate, an event is refused with code rate_limited and reaches nobody."))
+    events_per_second: float = Field(5.0, gt=0, le=1000, description=(
+        "Room events one connection may send per second, sustained (the burst refills at this rate)."))
+    signal_burst: int = Field(100, ge=1, le=10_000, description=(
+        "Call signalling messages (offers, answers, ICE candidates) one connection may send at once."))
+    signals_per_second: float = Field(25.0, gt=0, le=1000, description=(
+        "Call signalling messages one connection may send per second, sustained."))
 
 
 class SmtpSettings(Section):

@@ -1,7 +1,9 @@
 """The room's Socket.IO events. Every event is authorised against the conversation: the sender must be
 one of its two participants, its facilitator or an admin, within the booked window, and (after
 `room_join`) admitted on this very connection. Answers are acknowledgements: {"ok": true, ...} or
-{"error": sentence, "code": word}; a handler never raises to the client.
+{"error": sentence, "code": word}; a handler never raises to the client. Each connection has a rate
+limit (core.realtime_limits, `realtime.event_burst` / `events_per_second`): a flood is refused with
+"rate_limited" and never broadcast.
 
 Events (client → server): room_join, room_leave, room_action, room_note, call_status.
 Broadcasts (server → the conversation's Socket.IO room): room_state, room_members, member_status,
@@ -20,6 +22,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 
 from core.db import database, utcnow
 from core.models import Conversation, ConversationNote, RoomConnection, User
+from core.realtime_limits import allow, forget, rate_limited
 from core.room import state as room_state
 from core.room.access import refusal, role_in
 from core.room.calls import display_name, end_call
@@ -77,9 +80,12 @@ def _authorised(data: Any, joined: bool = True) -> tuple[Conversation, User, str
 
 
 def _handler(function: Callable[..., dict[str, Any]], joined: bool = True) -> Callable[[Any], dict[str, Any]]:
-    """Wrap an event: database connection, authorisation, and no exception ever reaching the client."""
+    """Wrap an event: the connection's rate limit, database connection, authorisation, and no exception ever
+    reaching the client. An event over the limit is refused ("rate_limited") before anything else happens."""
     def handle(data: Any = None) -> dict[str, Any]:
         try:
+            if not allow("events"):
+                return rate_limited("events")
             with database.connection_context():
                 checked = _authorised(data, joined=joined)
                 if isinstance(checked, dict):
@@ -181,6 +187,7 @@ def call_status(data: Any, conversation: Conversation, user: User, role: str) ->
 
 def disconnected(*args: Any) -> None:
     """A connection closed: take it out of every room it was in and tell the others."""
+    forget(request.sid)
     try:
         with database.connection_context():
             rows = list(RoomConnection.select().where(RoomConnection.sid == request.sid))

@@ -1,7 +1,9 @@
 """Signalling over the site's Socket.IO: offers, answers and ICE candidates between the browsers of a call.
 
-Every event is checked before anything is relayed: its shape and size, that the sender may be in
-that conversation's room right now, and that the recipient is a member of the same conversation.
+Every event is checked before anything is relayed: the connection's rate limit (`realtime.signal_burst`
+and `signals_per_second` for signals; a flood is refused with code "rate_limited" and relayed to nobody),
+its shape and size, that the sender may be in that conversation's room right now, and that the recipient
+is a member of the same conversation.
 A refusal is the event's acknowledgement, `{"error": "..."}`; it never raises.
 """
 
@@ -15,7 +17,7 @@ from typing import Any
 from flask_login import current_user
 from flask_socketio import join_room
 
-from core.api import database, notify, room_role
+from core.api import database, limit_socket_events, notify, room_role
 from plugins.call_webrtc.provider import webrtc_room
 
 log = logging.getLogger(__name__)
@@ -164,9 +166,11 @@ def register_handlers(socketio: Any) -> None:
     """Attach the `webrtc_signal` and `webrtc_join` handlers to the site's Socket.IO server."""
 
     @socketio.on(SIGNAL_EVENT)
+    @limit_socket_events("signals")
     def webrtc_signal(data: Any = None, *_extra: Any) -> dict[str, Any]:
         return handle_signal(data)
 
     @socketio.on(JOIN_EVENT)
+    @limit_socket_events("events")
     def webrtc_join(data: Any = None, *_extra: Any) -> dict[str, Any]:
         return handle_join(data)
