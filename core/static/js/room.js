@@ -35,6 +35,11 @@
     socket.timeout(10000).emit(event, payload, function (error, answer) {
       if (error) { say("The site did not answer. Check your connection; we keep trying."); return; }
       if (answer && answer.state) { apply(answer.state); }
+      if (answer && answer.code === "rate_limited") {  /* too many events at once: wait, then try again */
+        say(answer.error);
+        window.setTimeout(function () { send(event, payload, done); }, 1500);
+        return;
+      }
       if (answer && answer.error) {
         if (answer.code === "stale") { say(answer.error); }
         else if (answer.code === "closed" || answer.code === "not_found" || event === "room_join") {
