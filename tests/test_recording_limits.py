@@ -153,3 +153,26 @@ def test_bytes_beyond_the_take_bound_are_refused(app, ann, webm):
     status, answer = ann.put(track, sequence, media_of_size(webm, bound - held))  # up to the bound exactly
     assert status == 201, answer
     assert ann.put(track, sequence + 1, chromium_like_chunks(webm)[1][:5000])[1]["code"] == "take_too_large"
+
+
+def test_a_chunk_streamed_without_a_length_is_bound_by_the_same_limit(app, ann, webm):
+    import io
+
+    _, body = ann.new_track()
+    track = body["track"]["id"]
+    assert ann.put(track, 0, chromium_like_chunks(webm)[0])[0] == 201
+    data = media_of_size(webm, FOUR_MB) + b"\x00"
+    response = ann.client.put(f"{ann.base}/tracks/{track}/chunks/1", input_stream=io.BytesIO(data),
+                              environ_overrides={"wsgi.input_terminated": True},
+                              headers={"X-CSRFToken": ann.csrf, "Content-Type": "audio/webm",
+                                       "Transfer-Encoding": "chunked",
+                                       "X-Chunk-SHA256": hashlib.sha256(data).hexdigest()})
+    assert response.request.content_length is None
+    assert response.status_code == 413 and response.get_json()["code"] == "too_large"
+    exactly = data[:-1]
+    response = ann.client.put(f"{ann.base}/tracks/{track}/chunks/1", input_stream=io.BytesIO(exactly),
+                              environ_overrides={"wsgi.input_terminated": True},
+                              headers={"X-CSRFToken": ann.csrf, "Content-Type": "audio/webm",
+                                       "Transfer-Encoding": "chunked",
+                                       "X-Chunk-SHA256": hashlib.sha256(exactly).hexdigest()})
+    assert response.status_code == 201, response.get_data(as_text=True)[:300]

@@ -59,7 +59,7 @@ def chunk_limit(endpoint: str | None, _values: dict[str, Any] | None) -> None:
     if endpoint != CHUNK_ENDPOINT:
         return
     limit = uploads.settings().max_chunk_bytes
-    request.max_content_length = limit
+    request.max_content_length = limit + 1  # one byte more, so that a streamed body of exactly `limit` passes
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(request.content_length)
 
@@ -99,7 +99,10 @@ def create_track(conversation_id: int) -> Any:
 def put_chunk(conversation_id: int, track_id: int, sequence: int) -> Any:
     """Keep one chunk (idempotent); 201 when stored now, 200 when it was already held."""
     track = uploads.own_track(conversation_id, current_user, track_id)
-    data = request.get_data(cache=False)  # at most recording.max_chunk_bytes (chunk_limit), else too_large
+    limit = uploads.settings().max_chunk_bytes
+    data = request.stream.read(limit + 1)  # a body announced larger was refused in chunk_limit
+    if len(data) > limit:  # streamed without a length, and longer
+        raise _too_large(None)
     receipt = uploads.store_chunk(track, sequence, data, request.headers.get("X-Chunk-SHA256", ""))
     return jsonify(ok=True, stored=receipt.stored, held=receipt.held), 201 if receipt.stored else 200
 
