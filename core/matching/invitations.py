@@ -16,6 +16,7 @@ from core.db import database, utcnow
 from core.mail import queue_email
 from core.matching.access import may_invite
 from core.matching.candidates import is_ready, may_be_suggested, open_invitations
+from core.matching.suggestions import ranked_suggestions
 from core.models import User
 from core.models.matching import Invitation, Match
 from core.questionnaire.profiles import profile_for
@@ -76,6 +77,16 @@ def send_invitation(inviter: Any, invitee: Any, *, source: str = "suggestion", c
             score=score, created_at=now, expires_at=now + dt.timedelta(hours=settings.invitation_hours))
     _tell_invitee(invitation, inviter, invitee)
     return invitation
+
+
+def auto_match(user: Any) -> Invitation | None:
+    """"Match me automatically": invite the best available partner by the same strategy; the Invitation, or
+    None when nobody fits. InvitationError (like send_invitation) when not allowed."""
+    best = ranked_suggestions(user, 1)
+    if not best:
+        return None
+    invitee = User.get_by_id(best[0].user_id)
+    return send_invitation(user, invitee, source="auto", reason=best[0].reason, score=best[0].score)
 
 
 def _tell_invitee(invitation: Invitation, inviter: Any, invitee: Any) -> None:

@@ -65,15 +65,3 @@ def suggestions_for(user: Any, limit: int | None = None) -> list[tuple[Suggestio
         limit = current_app.extensions["oss_connect"].settings.matching.suggestions
     return [(suggestion, profile_for(suggestion.user_id, "partners"))
             for suggestion in ranked_suggestions(user, limit)]
-
-
-def auto_match(user: Any) -> Any:
-    """Invite the best available partner by the same strategy; the Invitation, or None when nobody fits."""
-    from core.matching.invitations import send_invitation
-    from core.models import User
-
-    best = ranked_suggestions(user, 1)
-    if not best:
-        return None
-    invitee = User.get_by_id(best[0].user_id)
-    return send_invitation(user, invitee, source="auto", reason=best[0].reason, score=best[0].score)

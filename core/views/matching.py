@@ -19,7 +19,6 @@ from core.matching.candidates import is_ready
 from core.matching.pool import admin_rows, pool_health, wait_estimate_now
 from core.matching.suggestions import (
     MatchingNotSetUpError,
-    auto_match,
     configured_strategy,
     suggestions_for,
 )
@@ -121,7 +120,7 @@ def auto() -> Any:
     if (redirect_to := _require_ready()) is not None:
         return redirect_to
     try:
-        invitation = auto_match(_me())
+        invitation = service.auto_match(_me())
     except MatchingNotSetUpError as error:
         return _not_set_up(error)
     except service.InvitationError as error:
