@@ -18,6 +18,7 @@ from core.archive.deposits import register_archive_jobs
 from core.config import LoadedConfig, load_config
 from core.config.loader import read_secret_key
 from core.db import bind_database, database
+from core.ids import IdConverter
 from core.jobs import JobQueue, create_huey
 from core.mail import SEND_EMAIL_JOB, send_email_job
 from core.matching.invitations import EXPIRE_INVITATIONS_JOB, expire_due
@@ -57,6 +58,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
 
     app = Flask("core", root_path=str(CORE_DIR), instance_path=str(config.instance_path),
                 static_folder="static", template_folder=None)
+    app.url_map.converters["int"] = IdConverter  # before any blueprint: every <int:...> takes ids only
     app.config.update(
         SECRET_KEY=read_secret_key(config),
         TESTING=testing,

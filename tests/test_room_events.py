@@ -182,7 +182,8 @@ def test_every_event_refuses_someone_else_and_an_unknown_conversation(connect, c
         assert unknown["code"] == "not_found", (event, unknown)
 
 
-MALFORMED = [None, "7", [], {"conversation_id": "7"}, {"conversation_id": -1}, {"conversation_id": True}, {}]
+MALFORMED = [None, "7", [], {"conversation_id": "7"}, {"conversation_id": -1}, {"conversation_id": True}, {},
+             {"conversation_id": 0}, {"conversation_id": 2**63}, {"conversation_id": 2**64}, {"conversation_id": 1.5}]
 
 
 def test_every_event_answers_a_malformed_payload_with_a_sentence(connect, conversation):

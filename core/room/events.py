@@ -19,6 +19,7 @@ from flask_login import current_user
 from flask_socketio import SocketIO, join_room, leave_room
 
 from core.db import database, utcnow
+from core.ids import valid_id
 from core.models import Conversation, ConversationNote, RoomConnection, User
 from core.room import state as room_state
 from core.room.access import refusal, role_in
@@ -59,7 +60,7 @@ def _authorised(data: Any, joined: bool = True) -> tuple[Conversation, User, str
     if not isinstance(data, dict):
         return refused("Send an object with the conversation_id.", "bad_request")
     conversation_id = data.get("conversation_id")
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id < 1:
+    if isinstance(conversation_id, str) or valid_id(conversation_id) is None:
         return refused("conversation_id must be a positive whole number.", "bad_request")
     if not current_user.is_authenticated:
         return refused("Sign in again.", "unauthenticated")
