@@ -229,3 +229,21 @@ def test_an_id_out_of_range_in_a_form_field_is_refused_with_a_message(app, world
     assert re.search("Choose a pair|not part of this cohort", unpair.get_data(as_text=True))
     with database.connection_context():
         assert Conversation.get_by_id(conversation).facilitator_id is None
+
+
+@pytest.mark.parametrize("name", ["Night\rowls", "Night\nowls", "Night\x1bowls", "Night\x85owls", "slwo\u202eNight"])
+def test_a_control_character_in_a_one_line_field_is_refused_at_the_field_and_nothing_is_stored(app, world, name):
+    from core.models import Cohort
+
+    client = signed_in(app, "root@example.org")
+    token = csrf_token_from(client.get("/admin/cohorts").get_data(as_text=True))
+
+    response = client.post("/admin/cohorts", data={"csrf_token": token, "name": name, "code": "night"})
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    message = page.split('class="field-error"', 1)[1][:300]
+    assert "“Name” takes one line of plain text, but it contains" in message
+    assert 'aria-invalid="true"' in page
+    with database.connection_context():
+        assert Cohort.select().where(Cohort.code == "night").count() == 0

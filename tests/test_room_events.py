@@ -225,7 +225,8 @@ def test_bad_event_data_is_refused_with_a_sentence(connect, conversation):
 
 def test_a_facilitator_note_too_long_or_empty_is_refused(connect, conversation):
     fay = joined(connect, "fay@example.org", conversation)
-    for keywords in ("", "   ", "x" * 501, "nul\x00byte", 42):
+    for keywords in ("", "   ", "x" * 501, "nul\x00byte", 42, "bell\x07", "esc\x1b[2J", "\u202eright to left",
+                     "cr\rlf"):
         answer = call(fay, "room_note", {"conversation_id": conversation.id, "keywords": keywords})
         assert answer["code"] == "bad_request", keywords
 

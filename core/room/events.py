@@ -20,6 +20,7 @@ from flask_socketio import SocketIO, join_room, leave_room
 
 from core.db import database, utcnow
 from core.ids import valid_id
+from core.input_checks import multi_line_problem
 from core.models import Conversation, ConversationNote, RoomConnection, User
 from core.room import state as room_state
 from core.room.access import refusal, role_in
@@ -162,6 +163,9 @@ def room_note(data: Any, conversation: Conversation, user: User, role: str) -> d
         return refused("Write a few keywords.", "bad_request")
     if len(keywords) > NOTE_MAX or "\x00" in keywords:
         return refused(f"Keep a note under {NOTE_MAX} characters.", "bad_request")
+    problem = multi_line_problem(keywords, "A note")
+    if problem:
+        return refused(problem, "bad_request")
     state = room_state.room_state(conversation)
     offset = room_state.elapsed_seconds(state) if state.timer_started_at else 0.0
     note = ConversationNote.create(conversation=conversation.id, author=user.id, offset_seconds=offset,

@@ -17,6 +17,7 @@ from flask_login import current_user, login_required
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Optional
 
+from core.input_checks import multi_line_problem
 from core.models.scheduling import Conversation, SlotProposal
 from core.questionnaire.profiles import profile_for
 from core.scheduling import booking, messages
@@ -176,6 +177,14 @@ def propose(conversation_id: int) -> Any:
     return redirect(url_for("scheduling.conversation", conversation_id=found.id))
 
 
+def _free_text(value: str, label: str) -> str:
+    """`value` if it holds no control character but line breaks and tabs; a BookingError (flashed) if not."""
+    problem = multi_line_problem(value, label)
+    if problem:
+        raise booking.BookingError(problem)
+    return value
+
+
 def _action(conversation_id: int, run: Any, success: str) -> Any:
     """Run a booking action for a participant; flash its refusal, redirect to the conversation."""
     found = _conversation_or_404(conversation_id, participants_only=True)
@@ -226,7 +235,7 @@ def agreements(conversation_id: int) -> Any:
 def cancel(conversation_id: int) -> Any:
     """Cancel the conversation."""
     reason = request.form.get("reason", "") if isinstance(request.form.get("reason", ""), str) else ""
-    return _action(conversation_id, lambda found: booking.cancel(found, _me(), reason),
+    return _action(conversation_id, lambda found: booking.cancel(found, _me(), _free_text(reason, "The reason")),
                    "The conversation is cancelled. We told your partner.")
 
 
@@ -239,7 +248,8 @@ def post_message(conversation_id: int) -> Any:
     if found.match is None:
         abort(404)
     if not form.validate():
-        return _page(found, status=400, message_form=form, message_error="The form expired; please try again.")
+        error = form.body.errors[0] if form.body.errors else "The form expired; please try again."
+        return _page(found, status=400, message_form=form, message_error=error)
     try:
         sent = messages.send(found.match, _me(), form.body.data)
     except messages.MessageError as error:
