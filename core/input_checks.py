@@ -73,3 +73,18 @@ def normalise_line_breaks(value: str) -> str:
 def is_single_line(value: str) -> bool:
     """True when one-line text `value` holds no control character, line separator or bidi override."""
     return single_line_problem(value) is None
+
+
+_BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+_BIDI = re.compile("[" + "".join(sorted(BIDI_CONTROLS)) + "]")
+
+
+def one_line(value: str) -> str:
+    """`value` made safe for a place where a line break ends the field (an email header, a calendar line):
+    bidi overrides are dropped, and each run of white space, control characters and line separators
+    becomes one space.
+
+    For text stored before these checks existed, or coming from elsewhere; the writing library still encodes
+    the result (RFC 2047 words in headers, iCalendar TEXT escaping).
+    """
+    return " ".join(_BREAKING.sub(" ", _BIDI.sub("", value)).split())

@@ -92,3 +92,11 @@ def test_an_email_field_is_one_line_and_a_password_takes_any_character_but_nul(a
     assert not valid
     assert "takes one line" in form.email.errors[0]
     assert not form.password.errors
+
+
+def test_one_line_makes_any_stored_text_safe_for_a_header_or_a_calendar_line():
+    from core.input_checks import one_line
+
+    assert one_line("Ann\rATTENDEE:x\r\nBcc: eve@example.org\u2028\x85end") == "Ann ATTENDEE:x Bcc: eve@example.org end"
+    assert one_line("exe.\u202eevil\u2069 Zoë") == "exe.evil Zoë"
+    assert one_line("  plain  name ") == "plain name"
