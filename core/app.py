@@ -35,6 +35,7 @@ from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
 from core.template_cache import TEMPLATE_CACHE
 from core.themes import activate_theme, template_loader
+from core.timezones import time_zone_notice, usable_time_zone
 from core.views import register_core_blueprints
 from core.views.errors import register_error_handlers
 from core.views.filters import register_filters
@@ -154,8 +155,9 @@ def _init_extensions(app: Flask, platform: Platform) -> None:
     login_manager.init_app(app)
 
     def user_time_zone() -> str | None:
+        """The viewer's own zone; None (the site's) when they have none or it is unknown here."""
         if current_user and current_user.is_authenticated and current_user.time_zone:
-            return current_user.time_zone
+            return usable_time_zone(current_user.time_zone, "") or None
         return None
 
     Babel(app, timezone_selector=user_time_zone)
@@ -174,6 +176,7 @@ def _install_template_context(app: Flask, platform: Platform) -> None:
     @app.context_processor
     def core_variables() -> dict[str, Any]:
         return {"site": settings.site, "program": settings.program, "theme": platform.theme,
+                "time_zone_notice": time_zone_notice(current_user, settings.site.default_time_zone),
                 "slot": slot, "oss_connect_version": __version__,
                 "signup_open": settings.accounts.allow_signup,
                 "password_min_length": settings.accounts.password_min_length}

@@ -16,7 +16,7 @@ from typing import Any
 from core.input_checks import multi_line_problem, single_line_problem
 from core.questionnaire.definition import AGE_RANGES, DAY_PARTS, WEEKDAYS, Question
 from core.text import find_contact_details
-from core.timezones import time_zone_names
+from core.timezones import is_known_time_zone, time_zone_names
 
 EMPTY = object()
 
@@ -256,7 +256,7 @@ def is_valid_stored(question: Question, value: Any, locale: str = "en") -> bool:
         if question.type == "location":
             return isinstance(value, dict) and value.get("country") in country_names(locale)
         if question.type == "time_zone":
-            return value in time_zone_names()
+            return is_known_time_zone(value)  # still usable, even if no longer offered
         if question.type == "languages":
             return isinstance(value, list) and all(v in language_names(locale) for v in value)
         if question.type == "availability":

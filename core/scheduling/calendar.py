@@ -17,6 +17,7 @@ from core.input_checks import one_line
 from core.mail import queue_email
 from core.models import User
 from core.questionnaire.profiles import profile_for
+from core.timezones import usable_time_zone
 from core.urls import external_url
 
 METHODS = ("REQUEST", "CANCEL")
@@ -47,8 +48,8 @@ def tech_check_url() -> str:
 
 
 def recipient_zone(user: Any) -> str:
-    """The IANA zone times are shown in for `user`: their account's, else the site's default."""
-    return (getattr(user, "time_zone", None) or _settings().site.default_time_zone or "UTC")
+    """The IANA zone times are shown in for `user`: their account's if known here, else the site's default."""
+    return usable_time_zone(getattr(user, "time_zone", None), _settings().site.default_time_zone or "UTC")
 
 
 def local_start(conversation: Any, zone: str) -> str:
