@@ -39,6 +39,7 @@ from core.timezones import time_zone_notice, usable_time_zone
 from core.views import register_core_blueprints
 from core.views.errors import register_error_handlers
 from core.views.filters import register_filters
+from core.views.utf8 import install_utf8_check
 
 CORE_DIR = Path(__file__).resolve().parent
 
@@ -60,6 +61,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     app = Flask("core", root_path=str(CORE_DIR), instance_path=str(config.instance_path),
                 static_folder="static", template_folder=None)
     app.url_map.converters["int"] = IdConverter  # before any blueprint: every <int:...> takes ids only
+    install_utf8_check(app)  # before any other hook reads the body
     app.config.update(
         SECRET_KEY=read_secret_key(config),
         TESTING=testing,

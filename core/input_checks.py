@@ -3,7 +3,8 @@
 One-line text (names, titles, subjects, codes) ends up in email headers, calendar files, page titles and
 CSV exports, where a line break or a control character changes the meaning of what follows, and a bidi
 override makes "evil.exe" look like "exe.live". It may hold no control character at all. Free text keeps
-line breaks and tabs only; a Windows line break (CR LF) counts as one line break.
+line breaks and tabs only; a Windows line break (CR LF) counts as one line break. Neither may hold U+FFFD,
+the mark of bytes that were not valid UTF-8.
 """
 
 from __future__ import annotations
@@ -16,6 +17,9 @@ U+061C, which right-to-left writers type, stay allowed."""
 
 LINE_SEPARATORS = frozenset("\u2028\u2029")
 """Unicode's own line and paragraph separators: line breaks in one-line text."""
+
+REPLACEMENT_CHARACTER = "\ufffd"
+"""What a decoder puts where bytes were not valid UTF-8 (core.views.utf8 does so for url-encoded forms)."""
 
 FREE_TEXT_CONTROLS = frozenset("\n\t")
 """The only control characters free text keeps."""
@@ -47,8 +51,18 @@ def _first(value: str, allowed: frozenset[str], refuse_separators: bool) -> str 
     return None
 
 
+def not_utf8_problem(value: str, label: str = "This field") -> str | None:
+    """The message when `value` holds U+FFFD, which stands for bytes that were not valid UTF-8, else None."""
+    if REPLACEMENT_CHARACTER not in value:
+        return None
+    return (f"{label} contains bytes that are not valid UTF-8 text (shown as �); retype it, or paste it "
+            "from a program that saves text as UTF-8.")
+
+
 def single_line_problem(value: str, label: str = "This field") -> str | None:
     """What is wrong with one-line text `value` (a sentence naming `label`), or None when it is fine."""
+    if REPLACEMENT_CHARACTER in value:
+        return not_utf8_problem(value, label)
     found = _first(value, frozenset(), refuse_separators=True)
     if found is None:
         return None
@@ -58,6 +72,8 @@ def single_line_problem(value: str, label: str = "This field") -> str | None:
 
 def multi_line_problem(value: str, label: str = "This field") -> str | None:
     """What is wrong with free text `value` (line breaks and tabs are fine), or None when it is fine."""
+    if REPLACEMENT_CHARACTER in value:
+        return not_utf8_problem(value, label)
     found = _first(normalise_line_breaks(value), FREE_TEXT_CONTROLS, refuse_separators=False)
     if found is None:
         return None

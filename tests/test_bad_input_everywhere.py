@@ -247,3 +247,72 @@ def test_a_control_character_in_a_one_line_field_is_refused_at_the_field_and_not
     assert 'aria-invalid="true"' in page
     with database.connection_context():
         assert Cohort.select().where(Cohort.code == "night").count() == 0
+
+
+NOT_UTF8 = [b"Jos%E9", b"Jos\xe9", b"%C3", b"%ED%A0%80", b"%FF%FE"]
+"""Latin-1 é escaped and raw, a cut-off sequence, an encoded surrogate, a byte-order mark of UTF-16."""
+
+
+@pytest.mark.parametrize("name", NOT_UTF8, ids=["escaped", "raw", "cut-off", "surrogate", "utf-16"])
+def test_a_value_that_is_not_utf8_is_refused_at_its_field_and_nothing_is_stored(app, world, name):
+    from core.models import Cohort
+
+    client = signed_in(app, "root@example.org")
+    token = csrf_token_from(client.get("/admin/cohorts").get_data(as_text=True))
+
+    response = client.post("/admin/cohorts", data=b"name=" + name + b"&code=night&csrf_token=" + token.encode(),
+                           content_type="application/x-www-form-urlencoded")
+
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "“Name” contains bytes that are not valid UTF-8 text" in page.split('class="field-error"', 1)[1][:300]
+    assert 'value="night"' in page  # the rest of what was typed is kept
+    with database.connection_context():
+        assert Cohort.select().where(Cohort.code == "night").count() == 0
+
+
+def test_a_literal_percent_sign_is_still_text(app, world):
+    from core.models import Cohort
+
+    client = signed_in(app, "root@example.org")
+    token = csrf_token_from(client.get("/admin/cohorts").get_data(as_text=True))
+
+    response = client.post("/admin/cohorts", data=b"name=100%25E9+Jos%C3%A9&code=night&csrf_token=" + token.encode(),
+                           content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 302
+    with database.connection_context():
+        assert Cohort.get(Cohort.code == "night").name == "100%E9 José"
+
+
+def test_a_multipart_value_that_is_not_utf8_is_refused_at_its_field(app, world):
+    client = signed_in(app, "root@example.org")
+    token = csrf_token_from(client.get("/admin/cohorts").get_data(as_text=True))
+    body = b"".join(b"--B\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (name, value)
+                    for name, value in ((b"name", b"Jos\xe9"), (b"code", b"night"), (b"csrf_token", token.encode())))
+
+    response = client.post("/admin/cohorts", data=body + b"--B--\r\n", content_type="multipart/form-data; boundary=B")
+
+    assert response.status_code == 400
+    assert "“Name” contains bytes that are not valid UTF-8 text" in response.get_data(as_text=True)
+
+
+def test_a_questionnaire_answer_that_is_not_utf8_is_refused_at_the_question(app, world):
+    client = signed_in(app, "ann@example.org")
+    page = client.get("/profile/step/about")
+    token = csrf_token_from(page.get_data(as_text=True))
+
+    response = client.post("/profile/step/about", data=b"q-first_name=Jos%E9&csrf_token=" + token.encode(),
+                           content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 400
+    assert "contains bytes that are not valid UTF-8 text" in response.get_data(as_text=True)
+
+
+def test_a_search_that_is_not_utf8_answers_a_page(app, world):
+    client = signed_in(app, "ann@example.org")
+
+    response = client.get("/listen?q=Jos%E9&place=%FF")
+
+    assert response.status_code in (200, 400)
+    assert "%E9" not in response.get_data(as_text=True)

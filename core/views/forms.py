@@ -11,7 +11,7 @@ from wtforms import BooleanField, EmailField, Field, PasswordField, StringField,
 from wtforms.csrf.core import CSRFTokenField
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
-from core.input_checks import multi_line_problem, normalise_line_breaks, single_line_problem
+from core.input_checks import multi_line_problem, normalise_line_breaks, not_utf8_problem, single_line_problem
 
 _EMAIL = [InputRequired("Enter your email address."),
           Email("Enter an email address like name@example.org.", check_deliverability=False,
@@ -53,14 +53,15 @@ class TextForm(FlaskForm):
 def invisible_character_problem(field: Field) -> str | None:
     """The message for a NUL, control character or bidi override in a text field's value, or None.
 
-    Text areas have their Windows line breaks made plain first; password fields are only checked for NUL.
+    Text areas have their Windows line breaks made plain first; password fields are only checked for NUL and
+    for bytes that were not UTF-8.
     """
     if not isinstance(field.data, str) or isinstance(field, CSRFTokenField):
         return None
     if "\x00" in field.data:
         return NUL_MESSAGE
     if isinstance(field, PasswordField):
-        return None
+        return not_utf8_problem(field.data, "The password")
     label = f"“{_LABEL_NOTE.sub('', field.label.text)}”"
     if isinstance(field, TextAreaField):
         field.data = normalise_line_breaks(field.data)
