@@ -59,8 +59,7 @@ class SiteSettings(Section):
     @classmethod
     def _known_zone(cls, value: str) -> str:
         if not is_known_time_zone(value):
-            raise ValueError("must be an IANA time zone name that this machine's time zone database and Babel "
-                             "know, such as Europe/Berlin or America/Chicago (not Factory or localtime)")
+            raise ValueError("must be an IANA time zone name such as Europe/Berlin or America/Chicago")
         return value
 
     @field_validator("contact_email")
