@@ -12,6 +12,7 @@ from wtforms.csrf.core import CSRFTokenField
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 from core.input_checks import multi_line_problem, normalise_line_breaks, not_utf8_problem, single_line_problem
+from core.timezones import time_zone_names
 
 _EMAIL = [InputRequired("Enter your email address."),
           Email("Enter an email address like name@example.org.", check_deliverability=False,
@@ -134,8 +135,7 @@ class TimeZoneForm(TextForm):
     time_zone = StringField("Time zone", validators=[Length(max=64)])
 
     def validate_time_zone(self, field: Any) -> None:
-        from core.timezones import time_zone_names
-
+        """Only the zones the account page offers (core.timezones)."""
         if field.data and field.data not in time_zone_names():
             raise ValidationError("Choose a time zone from the list, such as Europe/Berlin.")
 
