@@ -28,7 +28,7 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _describe(character: str) -> str:
-    """A person's name for an invisible character, e.g. "a line break (U+000D)"."""
+    """A person's name for an invisible character, e.g. "a carriage return (U+000D)"."""
     code = f"U+{ord(character):04X}"
     if character in "\n\u2028\u2029":
         return f"a line break ({code})"
@@ -84,11 +84,6 @@ def multi_line_problem(value: str, label: str = "This field") -> str | None:
 def normalise_line_breaks(value: str) -> str:
     """`value` with each Windows line break (CR LF), which browsers send from a text area, as LF."""
     return value.replace("\r\n", "\n")
-
-
-def is_single_line(value: str) -> bool:
-    """True when one-line text `value` holds no control character, line separator or bidi override."""
-    return single_line_problem(value) is None
 
 
 _BREAKING = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
