@@ -131,3 +131,16 @@ def test_a_cancellation_reason_with_an_invisible_character_is_refused_and_nothin
         client.get(page).get_data(as_text=True))
     with database.connection_context():
         assert Conversation.get_by_id(pair["conversation"].id).status != "cancelled"
+
+
+def test_a_proposed_time_with_an_invisible_character_is_refused_with_its_reason(app: Any, client: Any, login: Any,
+                                                                                 pair: dict[str, Any]) -> None:
+    page = f"/conversations/{pair['conversation'].id}"
+    login("ann@example.org")
+    token = csrf_token_from(client.get(page).get_data(as_text=True))
+
+    response = client.post(f"{page}/propose", data={"csrf_token": token, "date": "2027-02-01\x1b", "time": "19:00"})
+
+    assert response.status_code == 400
+    assert "“Date” takes one line of plain text, but it contains an invisible control character (U+001B)" in (
+        response.get_data(as_text=True))

@@ -9,6 +9,7 @@ import pytest
 
 from core.db import database
 from core.models import User
+from tests.conftest import csrf_token_from
 
 oss_connect_settings = pytest.fixture(lambda: {"site": {"default_time_zone": "America/Chicago"},
                                              "plugins": {"questionnaire_yaml": None}})
@@ -63,8 +64,6 @@ def test_the_offered_zones_are_places_the_formatting_library_knows():
 
 @pytest.mark.parametrize("zone", ["Factory", "localtime", "Etc/GMT+5", "posixrules"])
 def test_a_zone_that_is_not_offered_is_refused_at_the_account_form(client, login, make_user, zone):
-    from tests.conftest import csrf_token_from
-
     make_user("viewer@example.org")
     login("viewer@example.org")
     token = csrf_token_from(client.get("/account").get_data(as_text=True))
@@ -97,7 +96,8 @@ def test_no_notice_for_a_known_zone_or_none(client, login, make_user):
     assert "is not known on this site" not in page
 
 
-def test_a_booking_email_to_someone_whose_saved_zone_is_unknown_uses_the_site_zone(app, make_user, outbox):
+def test_a_booking_email_and_page_for_someone_whose_saved_zone_is_unknown_use_the_site_zone(app, client, login,
+                                                                                              make_user, outbox):
     from core.scheduling.calendar import notify_calendar
     from core.scheduling.conversations import create_conversation
     from tests.profiles import complete_profile
@@ -106,13 +106,20 @@ def test_a_booking_email_to_someone_whose_saved_zone_is_unknown_uses_the_site_zo
     complete_profile(app, ann, first_name="Ann")
     complete_profile(app, ben, first_name="Ben")
     with database.connection_context():
-        User.update(time_zone="Factory").where(User.id == ann.id).execute()
+        User.update(time_zone="Mars/Olympus_Mons").where(User.id == ann.id).execute()
     with app.test_request_context(), database.connection_context():
-        conversation = create_conversation(ann.id, ben.id, starts_at=dt.datetime(2026, 1, 15, 18, 0, tzinfo=dt.UTC))
+        conversation = create_conversation(ann.id, ben.id, starts_at=dt.datetime(2027, 1, 15, 18, 0, tzinfo=dt.UTC))
         notify_calendar(conversation, "REQUEST")
 
     message = outbox.last_to("ann@example.org")
     assert "America/Chicago" in message.text and "12:00" in message.text
+    login("ann@example.org")
+    page = client.get(f"/conversations/{conversation.id}")
+    assert page.status_code == 200
+    token = csrf_token_from(page.get_data(as_text=True))
+    proposed = client.post(f"/conversations/{conversation.id}/propose",
+                           data={"csrf_token": token, "date": "2027-02-01", "time": "19:00"})
+    assert proposed.status_code in (302, 400)  # a time typed in the site's zone, not a server error
 
 
 def test_the_site_zone_in_the_config_must_be_one_babel_knows():

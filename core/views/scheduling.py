@@ -22,6 +22,7 @@ from core.models.scheduling import Conversation, SlotProposal
 from core.questionnaire.profiles import profile_for
 from core.scheduling import booking, messages
 from core.scheduling.conversations import conversations_of, is_participant, may_view, partner_id
+from core.timezones import usable_time_zone
 from core.views.forms import TextForm
 
 blueprint = Blueprint("scheduling", __name__)
@@ -56,7 +57,8 @@ def _settings() -> Any:
 
 
 def _viewer_zone() -> str:
-    return current_user.time_zone or current_app.extensions["oss_connect"].settings.site.default_time_zone
+    site_zone = current_app.extensions["oss_connect"].settings.site.default_time_zone
+    return usable_time_zone(current_user.time_zone, site_zone)
 
 
 def _conversation_or_404(conversation_id: int, participants_only: bool = False) -> Conversation:
@@ -158,7 +160,9 @@ def propose(conversation_id: int) -> Any:
     found = _conversation_or_404(conversation_id, participants_only=True)
     form = ProposeForm()
     if not form.validate():
-        return _page(found, status=400, propose_form=form, propose_error="The form expired; please try again.")
+        errors = [error for field in form for error in field.errors]
+        return _page(found, status=400, propose_form=form,
+                     propose_error=errors[0] if errors else "The form expired; please try again.")
     try:
         if form.option.data:
             try:
