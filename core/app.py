@@ -18,6 +18,7 @@ from core.archive.deposits import register_archive_jobs
 from core.config import LoadedConfig, load_config
 from core.config.loader import read_secret_key
 from core.db import bind_database, database
+from core.ids import IdConverter
 from core.jobs import JobQueue, create_huey
 from core.mail import SEND_EMAIL_JOB, send_email_job
 from core.matching.invitations import EXPIRE_INVITATIONS_JOB, expire_due
@@ -34,9 +35,11 @@ from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
 from core.template_cache import TEMPLATE_CACHE
 from core.themes import activate_theme, template_loader
+from core.timezones import time_zone_notice, usable_time_zone
 from core.views import register_core_blueprints
 from core.views.errors import register_error_handlers
 from core.views.filters import register_filters
+from core.views.utf8 import install_utf8_check
 
 CORE_DIR = Path(__file__).resolve().parent
 
@@ -57,6 +60,8 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
 
     app = Flask("core", root_path=str(CORE_DIR), instance_path=str(config.instance_path),
                 static_folder="static", template_folder=None)
+    app.url_map.converters["int"] = IdConverter  # before any blueprint: every <int:...> takes ids only
+    install_utf8_check(app)  # before any other hook reads the body
     app.config.update(
         SECRET_KEY=read_secret_key(config),
         TESTING=testing,
@@ -152,8 +157,9 @@ def _init_extensions(app: Flask, platform: Platform) -> None:
     login_manager.init_app(app)
 
     def user_time_zone() -> str | None:
+        """The viewer's own zone; None (the site's) when they have none or it is unknown here."""
         if current_user and current_user.is_authenticated and current_user.time_zone:
-            return current_user.time_zone
+            return usable_time_zone(current_user.time_zone, "") or None
         return None
 
     Babel(app, timezone_selector=user_time_zone)
@@ -172,6 +178,7 @@ def _install_template_context(app: Flask, platform: Platform) -> None:
     @app.context_processor
     def core_variables() -> dict[str, Any]:
         return {"site": settings.site, "program": settings.program, "theme": platform.theme,
+                "time_zone_notice": time_zone_notice(current_user, settings.site.default_time_zone),
                 "slot": slot, "oss_connect_version": __version__,
                 "signup_open": settings.accounts.allow_signup,
                 "password_min_length": settings.accounts.password_min_length}

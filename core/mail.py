@@ -11,6 +11,8 @@ from flask import current_app, render_template
 from flask_mailman import EmailMultiAlternatives
 from flask_mailman.backends.base import BaseEmailBackend
 
+from core.input_checks import one_line
+
 SEND_EMAIL_JOB = "send_email"
 
 
@@ -19,7 +21,8 @@ def queue_email(to: str, subject: str, template: str, *, attachments: list[tuple
     """Render `email/TEMPLATE.txt` and `email/TEMPLATE.html` now and send them from a job.
 
     `attachments`: (filename, bytes, mimetype) triples; `message_id`: a fixed Message-ID (for messages that must
-    go out once: a retry rewrites the same outbox file), else a fresh one.
+    go out once: a retry rewrites the same outbox file), else a fresh one. The subject, which often holds a
+    person's name, is made one line (core.input_checks.one_line) so no name can add or break a header.
     """
     site = current_app.extensions["oss_connect"].config.settings.site
     context.setdefault("subject", subject)
@@ -27,7 +30,7 @@ def queue_email(to: str, subject: str, template: str, *, attachments: list[tuple
     html = render_template(f"email/{template}.html", **context)
     domain = site.base_url.split("://", 1)[-1].split("/", 1)[0].split(":", 1)[0] or "localhost"
     message_id = message_id or email.utils.make_msgid(domain=domain)
-    message = {"to": to, "subject": f"{subject}", "text": text, "html": html, "message_id": message_id}
+    message = {"to": to, "subject": one_line(subject), "text": text, "html": html, "message_id": message_id}
     if attachments:
         message["attachments"] = [{"filename": name, "content": base64.b64encode(content).decode("ascii"),
                                    "mimetype": mimetype} for name, content, mimetype in attachments]
@@ -36,9 +39,13 @@ def queue_email(to: str, subject: str, template: str, *, attachments: list[tuple
 
 
 def send_email_job(message: dict[str, Any]) -> None:
-    """The job: build a multipart message (with any attachments) and hand it to the configured backend."""
+    """The job: build a multipart message (with any attachments) and hand it to the configured backend.
+
+    The subject is made one line (a name with a line break, queued before names were checked, would make
+    the mail library refuse the message on every retry); the library encodes what is left (RFC 2047).
+    """
     mail = EmailMultiAlternatives(
-        subject=message["subject"], body=message["text"], to=[message["to"]],
+        subject=one_line(message["subject"]), body=message["text"], to=[message["to"]],
         from_email=current_app.config["MAIL_DEFAULT_SENDER"],
         headers={"Message-ID": message["message_id"]},
     )

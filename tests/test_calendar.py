@@ -226,3 +226,55 @@ def test_download_for_participants_facilitator_and_admin_only(app, pair, client,
     login("maria@example.org", test_client=browser)
     assert browser.get("/conversations/999999/calendar.ics").status_code == 404
     assert ZoneInfo("America/New_York")  # the zone database is present
+
+
+INJECTED = "Tom\rATTENDEE;CN=Eve:mailto:eve@example.org"
+"""A first name stored before names were checked, with a bare carriage return and a calendar line after it."""
+
+
+def rename(user: Any, first_name: str) -> None:
+    """Store `first_name` as the user's answer directly, as an older version of the site could have."""
+    from core.models.profiles import Answer
+
+    with database.connection_context():
+        Answer.update(value=first_name).where((Answer.user == user.id) & (Answer.question_id == "first_name")).execute()
+
+
+def attendees(event: Any) -> list[str]:
+    """The event's ATTENDEE addresses (icalendar gives one as a value, several as a list)."""
+    found = event.get("ATTENDEE", [])
+    return [str(address) for address in (found if isinstance(found, list) else [found])]
+
+
+def test_a_line_break_in_a_stored_name_cannot_add_a_line_to_the_invitation(app, pair):
+    from core.scheduling.calendar import ics_for
+
+    maria, tom = pair
+    rename(tom, INJECTED)
+    conversation = booked(app, maria, tom)
+    with app.test_request_context(), database.connection_context():
+        from core.models import User
+
+        raw = ics_for(conversation, "REQUEST", recipient=User.get_by_id(maria.id), zone="America/New_York")
+
+    lines = raw.replace(b"\r\n ", b"").replace(b"\r", b"\n").split(b"\n")  # unfolded, split on every break
+    assert len([line for line in lines if line.startswith(b"ATTENDEE")]) == 1
+    event = event_of(Calendar.from_ical(raw))
+    assert attendees(event) == ["mailto:maria@example.org"]
+    assert str(event["SUMMARY"]).startswith("Conversation with Tom ATTENDEE;CN=Eve:mailto:eve@example.org B.")
+
+
+def test_a_line_break_in_a_stored_name_still_lets_both_booking_emails_go_out(app, pair, outbox):
+    maria, tom = pair
+    rename(tom, INJECTED + "\nBcc: eve@example.org")
+    conversation = booked(app, maria, tom)
+
+    notify(app, conversation, "REQUEST")
+
+    message, calendar = attachment_of(outbox, "maria@example.org")
+    assert message.subject == "Booked: your conversation with Tom ATTENDEE;CN=Eve:mailto:eve@example.org " \
+                              "Bcc: eve@example.org B."
+    headers = (Path(outbox.folder) / f"{message.id}.eml").read_bytes().split(b"\n\n", 1)[0]
+    assert b"\nBcc:" not in headers and b"\rATTENDEE" not in headers
+    assert attendees(event_of(calendar)) == ["mailto:maria@example.org"]
+    assert outbox.last_to("tom@example.org").subject.startswith("Booked: your conversation with Maria G.")

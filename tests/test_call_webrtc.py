@@ -382,6 +382,8 @@ def test_a_room_that_is_not_open_yet_is_refused(live_server, people, sockets):
     ({"conversation_id": "1", "to": 2, "restart": True}, "conversation_id must be a positive whole number"),
     ({"conversation_id": True, "to": 2, "restart": True}, "conversation_id must be a positive whole number"),
     ({"conversation_id": 1, "to": -2, "restart": True}, "to must be a positive whole number"),
+    ({"conversation_id": 2**63, "to": 2, "restart": True}, "conversation_id must be a positive whole number"),
+    ({"conversation_id": 1, "to": 2**64, "restart": True}, "to must be a positive whole number"),
     ({"conversation_id": 1, "to": 2}, "send one of description or candidate"),
     ({"conversation_id": 1, "to": 2, "description": {"type": "offer", "sdp": SDP}, "candidate": {"candidate": ""}},
      "send one of description or candidate"),
@@ -407,6 +409,12 @@ def test_a_malformed_signal_is_answered_with_the_reason_and_nothing_is_relayed(l
     refused_and_nothing_relayed(live_server, people, sockets, "ann",
                                 {"conversation_id": people["ours"].id, "to": people["ben"].id, "restart": "yes"},
                                 "restart must be true or false")
+
+
+def test_an_id_no_row_can_have_is_answered_with_the_reason_over_the_socket(live_server, people, sockets):
+    refused_and_nothing_relayed(live_server, people, sockets, "ann",
+                                {"conversation_id": 2**64, "to": people["ben"].id, "restart": True},
+                                "conversation_id must be a positive whole number")
 
 
 def test_an_oversize_sdp_is_refused(live_server, people, sockets):

@@ -172,6 +172,9 @@ def test_bad_codes_are_refused_when_creating_a_cohort(ctx):
     for bad in ("", "two words", "emoji-✓", "-dash", "x" * 41):
         with pytest.raises(cohorts.CohortError):
             cohorts.create_cohort("An event", bad)
+    for bad in ("Town\rhall", "Town\nhall", "Town\x1bhall", "\u202eTown hall"):
+        with pytest.raises(cohorts.CohortError, match="The cohort name takes one line"):
+            cohorts.create_cohort(bad, "event-1")
     cohorts.create_cohort("An event", "Event-1")
     with pytest.raises(cohorts.CohortError, match="taken"):
         cohorts.create_cohort("Another", "EVENT-1")

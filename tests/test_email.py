@@ -229,3 +229,58 @@ def test_with_the_smtp_backend_nothing_is_written_to_the_outbox(smtp_server, cli
 
     assert smtp_server.received.wait(10)
     assert outbox.messages() == []
+
+
+HOSTILE_SUBJECT = "New message from Zoë\r\nBcc: eve@example.org\rX-Evil: 1\u2028\u202e G."
+"""A subject built from a name stored before names were checked: line breaks, a header after each, an override."""
+
+
+def queue_hostile(app: Any) -> None:
+    from core.mail import queue_email
+
+    with app.test_request_context():
+        queue_email("ada@example.org", HOSTILE_SUBJECT, "verify", url="https://example.org/verify/x")
+
+
+def assert_one_line_subject(raw: bytes) -> None:
+    """One Subject header, no header added by the name, and the non-ASCII name encoded by the library."""
+    headers = raw.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0]
+    names = [line.split(b":", 1)[0] for line in headers.split(b"\n") if line and not line[:1].isspace()]
+    assert names.count(b"Subject") == 1 and b"Bcc" not in names and b"X-Evil" not in names, names
+    assert b"\r" not in headers
+    assert b"=?utf-8?" in headers  # RFC 2047, written by the email library, not by us
+    mime = email.message_from_bytes(raw, policy=email.policy.default)
+    assert mime["Subject"].strip() == "New message from Zoë Bcc: eve@example.org X-Evil: 1 G."  # folded by the library
+    assert mime["Bcc"] is None and mime["X-Evil"] is None
+
+
+def test_a_name_with_line_breaks_in_the_subject_is_sent_as_one_encoded_line_to_the_outbox(app, outbox):
+    queue_hostile(app)
+
+    files = raw_files(outbox)
+    assert len(files) == 1
+    assert_one_line_subject(files[0].read_bytes())
+
+
+@pytest.mark.parametrize("oss_connect_settings", ["smtp"], indirect=True)
+def test_a_name_with_line_breaks_in_the_subject_reaches_a_real_smtp_server_as_one_line(app, smtp_server):
+    queue_hostile(app)
+
+    assert smtp_server.received.wait(10)
+    envelope = smtp_server.envelopes[0]
+    assert envelope.rcpt_tos == ["ada@example.org"]
+    assert_one_line_subject(envelope.content)
+
+
+@pytest.mark.parametrize("oss_connect_settings", [{"jobs": {"backend": "sqlite", "sqlite_file": "jobs.sqlite3"}}],
+                         indirect=True)
+def test_a_queued_job_with_a_line_break_in_its_subject_is_still_sent(app, outbox):
+    """A job queued before subjects were made one line no longer fails on every retry."""
+    message = {"to": "ada@example.org", "subject": HOSTILE_SUBJECT, "text": "Hello", "html": "<p>Hello</p>",
+               "message_id": "<queued.1@localhost>"}
+    jobs = app.extensions["oss_connect"].jobs
+    with app.app_context():
+        jobs.enqueue(SEND_EMAIL_JOB, message)
+        jobs.huey.execute(jobs.huey.dequeue())
+
+    assert_one_line_subject(raw_files(outbox)[0].read_bytes())

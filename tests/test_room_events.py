@@ -182,7 +182,8 @@ def test_every_event_refuses_someone_else_and_an_unknown_conversation(connect, c
         assert unknown["code"] == "not_found", (event, unknown)
 
 
-MALFORMED = [None, "7", [], {"conversation_id": "7"}, {"conversation_id": -1}, {"conversation_id": True}, {}]
+MALFORMED = [None, "7", [], {"conversation_id": "7"}, {"conversation_id": -1}, {"conversation_id": True}, {},
+             {"conversation_id": 0}, {"conversation_id": 2**63}, {"conversation_id": 2**64}, {"conversation_id": 1.5}]
 
 
 def test_every_event_answers_a_malformed_payload_with_a_sentence(connect, conversation):
@@ -224,7 +225,8 @@ def test_bad_event_data_is_refused_with_a_sentence(connect, conversation):
 
 def test_a_facilitator_note_too_long_or_empty_is_refused(connect, conversation):
     fay = joined(connect, "fay@example.org", conversation)
-    for keywords in ("", "   ", "x" * 501, "nul\x00byte", 42):
+    for keywords in ("", "   ", "x" * 501, "nul\x00byte", 42, "bell\x07", "esc\x1b[2J", "\u202eright to left",
+                     "cr\rlf"):
         answer = call(fay, "room_note", {"conversation_id": conversation.id, "keywords": keywords})
         assert answer["code"] == "bad_request", keywords
 

@@ -95,3 +95,52 @@ def test_through_the_pages_the_other_sees_the_masked_text(app: Any, client: Any,
     assert third.get(page).status_code == 404
     assert _post(third, "/conversations", "x").status_code in (404, 405)
     assert re.search(r"Hi Ben", third.get("/conversations").get_data(as_text=True)) is None
+
+
+def test_a_message_keeps_its_line_breaks_and_refuses_other_invisible_characters(app: Any, client: Any, login: Any,
+                                                                                 pair: dict[str, Any]) -> None:
+    """Line breaks (sent by the browser as CR LF) arrive as line breaks; an escape sequence is refused at the field."""
+    from core.models.scheduling import Message
+
+    page = f"/conversations/{pair['conversation'].id}"
+    login("ann@example.org")
+
+    refused = _post(client, page, "Hello\x1b[2J Ben")
+    kept = _post(client, page, "Hello Ben,\r\nsee you\tThursday.")
+
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 400
+    assert "an invisible control character (U+001B)" in html.split('id="body-error"', 1)[1][:300]
+    assert kept.status_code == 302
+    with database.connection_context():
+        assert [message.body for message in Message.select()] == ["Hello Ben,\nsee you\tThursday."]
+
+
+def test_a_cancellation_reason_with_an_invisible_character_is_refused_and_nothing_is_cancelled(
+        app: Any, client: Any, login: Any, pair: dict[str, Any]) -> None:
+    from core.models.scheduling import Conversation
+
+    page = f"/conversations/{pair['conversation'].id}"
+    login("ann@example.org")
+    token = csrf_token_from(client.get(page).get_data(as_text=True))
+
+    response = client.post(f"{page}/cancel", data={"csrf_token": token, "reason": "ill\x07\x07"})
+
+    assert response.status_code == 303
+    assert "The reason may hold line breaks and tabs, but it contains an invisible control character (U+0007)" in (
+        client.get(page).get_data(as_text=True))
+    with database.connection_context():
+        assert Conversation.get_by_id(pair["conversation"].id).status != "cancelled"
+
+
+def test_a_proposed_time_with_an_invisible_character_is_refused_with_its_reason(app: Any, client: Any, login: Any,
+                                                                                 pair: dict[str, Any]) -> None:
+    page = f"/conversations/{pair['conversation'].id}"
+    login("ann@example.org")
+    token = csrf_token_from(client.get(page).get_data(as_text=True))
+
+    response = client.post(f"{page}/propose", data={"csrf_token": token, "date": "2027-02-01\x1b", "time": "19:00"})
+
+    assert response.status_code == 400
+    assert "“Date” takes one line of plain text, but it contains an invisible control character (U+001B)" in (
+        response.get_data(as_text=True))

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.archive.types import Description
 from core.db import database, utcnow
+from core.input_checks import multi_line_problem, normalise_line_breaks, single_line_problem
 from core.models import Conversation
 from core.models.archive import DescriptionProposal
 from core.scheduling.conversations import is_participant
@@ -33,6 +34,9 @@ def clean_terms(values: Iterable[str] | str, facet: str) -> list[str]:
         term = " ".join(str(value).split())
         if not term or term.casefold() in seen:
             continue
+        problem = single_line_problem(term, f"“{term[:30]}” in {facet}")
+        if problem:
+            raise DescriptionError(problem)
         if len(term) > MAX_TERM_LENGTH:
             raise DescriptionError(f"“{term[:30]}…” in {facet} is longer than {MAX_TERM_LENGTH} characters; "
                                    "shorten it.")
@@ -51,11 +55,14 @@ def propose(conversation: Conversation, user_id: int, *, title: str, summary: st
     if not is_participant(conversation, user_id):
         raise DescriptionError("Only the two participants describe their conversation.")
     title = " ".join((title or "").split())
-    summary = (summary or "").strip()
+    summary = normalise_line_breaks(summary or "").strip()
     if not 3 <= len(title) <= 200:
         raise DescriptionError("Give a title of 3 to 200 characters.")
     if not 20 <= len(summary) <= 4000:
         raise DescriptionError("Give a summary of 20 to 4000 characters: a few sentences about what you talked about.")
+    problem = single_line_problem(title, "The title") or multi_line_problem(summary, "The summary")
+    if problem:  # they go into the archive's XML records, where a control character is not even allowed
+        raise DescriptionError(problem)
     facets = {"keywords": clean_terms(keywords, "keywords"), "people": clean_terms(people, "people"),
               "places": clean_terms(places, "places"), "organisations": clean_terms(organisations, "organisations"),
               "languages": clean_terms(languages, "languages")}
@@ -64,6 +71,9 @@ def propose(conversation: Conversation, user_id: int, *, title: str, summary: st
     location = " ".join((location or "").split())
     if len(location) > 200:
         raise DescriptionError("Keep the location under 200 characters, e.g. “Columbus, Ohio”.")
+    problem = single_line_problem(location, "The location")
+    if problem:
+        raise DescriptionError(problem)
     with database.atomic():
         (DescriptionProposal.update(status="superseded", decided_at=utcnow())
          .where((DescriptionProposal.conversation == conversation.id) & (DescriptionProposal.proposer == user_id)

@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from core.timezones import time_zone_names
+from core.timezones import is_known_time_zone
 
 _HEX_COLOUR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 _SAFE_FONT = re.compile(r"^[A-Za-z0-9 ,'\"\-]+$")
@@ -58,7 +58,7 @@ class SiteSettings(Section):
     @field_validator("default_time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in time_zone_names():
+        if not is_known_time_zone(value):
             raise ValueError("must be an IANA time zone name such as Europe/Berlin or America/Chicago")
         return value
 

@@ -10,6 +10,7 @@ from typing import Any
 from flask import current_app
 
 from core.db import database, utcnow
+from core.input_checks import single_line_problem
 from core.models import Cohort, CohortMember, CohortPair, Dismissal, Invitation, Match, Profile, User
 from core.safety import ENDED_MATCH_STATES, blocked_pairs, is_blocked_either_way
 
@@ -70,6 +71,9 @@ def create_cohort(name: str, code: str, admin: Any = None) -> Cohort:
         raise CohortError("Give the cohort a name, like the event's title.")
     if len(name) > 120:
         raise CohortError("A cohort name has at most 120 characters.")
+    problem = single_line_problem(name, "The cohort name")
+    if problem:
+        raise CohortError(problem)
     normalised = check_code(code)
     if by_code(normalised) is not None:
         raise CohortError(f"The code '{normalised}' is taken by another cohort: choose another.")

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
+from core.input_checks import multi_line_problem, single_line_problem
 from core.questionnaire.definition import AGE_RANGES, DAY_PARTS, WEEKDAYS, Question
 from core.text import find_contact_details
-from core.timezones import time_zone_names
+from core.timezones import is_known_time_zone, time_zone_names
 
 EMPTY = object()
 
@@ -58,9 +59,16 @@ def availability_slots() -> list[str]:
 
 
 def parse_answer(question: Question, form: Mapping[str, Any], locale: str = "en") -> Parsed:
-    """Read and check one question's fields; required questions may not be left empty."""
+    """Read and check one question's fields; required questions may not be left empty.
+
+    Invisible characters are refused first: a long_text answer keeps line breaks and tabs only, and
+    every other field of a question (names, descriptions, places) is one line (core.input_checks).
+    """
     if _has_nul(question, form):
         return Parsed(error="Remove the invisible NUL character (it often comes from pasting from another program).")
+    invisible = _invisible_character_problem(question, form)
+    if invisible:
+        return Parsed(error=invisible)
     parsed = _PARSERS[question.type](question, form, locale)
     if parsed.error is None and parsed.value is EMPTY and question.required:
         return Parsed(error="Please answer this question.")
@@ -69,14 +77,31 @@ def parse_answer(question: Question, form: Mapping[str, Any], locale: str = "en"
 
 def _has_nul(question: Question, form: Mapping[str, Any]) -> bool:
     """True when any of the question's fields carries a NUL character (no database stores one)."""
+    return any(isinstance(value, str) and "\x00" in value for _, values in _question_values(question, form)
+               for value in values)
+
+
+def _invisible_character_problem(question: Question, form: Mapping[str, Any]) -> str | None:
+    """The message for a control character or bidi override in any of the question's fields, or None."""
+    for name, values in _question_values(question, form):
+        for value in values:
+            if not isinstance(value, str):
+                continue
+            if question.type == "long_text" and name == field_name(question):
+                problem = multi_line_problem(value, "Your answer")
+            else:
+                problem = single_line_problem(value.strip(), "Your answer")
+            if problem:
+                return problem
+    return None
+
+
+def _question_values(question: Question, form: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
+    """(field name, submitted values) for each of the question's fields in `form`."""
     prefix = field_name(question)
     getter = getattr(form, "getlist", None)
-    for name in list(form.keys()):
-        if name == prefix or name.startswith(prefix + "-"):
-            values = getter(name) if getter else [form.get(name)]
-            if any(isinstance(value, str) and "\x00" in value for value in values):
-                return True
-    return False
+    return [(name, getter(name) if getter else [form.get(name)]) for name in list(form.keys())
+            if name == prefix or name.startswith(prefix + "-")]
 
 
 def _text(form: Mapping[str, Any], name: str) -> str:
@@ -231,7 +256,7 @@ def is_valid_stored(question: Question, value: Any, locale: str = "en") -> bool:
         if question.type == "location":
             return isinstance(value, dict) and value.get("country") in country_names(locale)
         if question.type == "time_zone":
-            return value in time_zone_names()
+            return is_known_time_zone(value)  # still usable, even if no longer offered
         if question.type == "languages":
             return isinstance(value, list) and all(v in language_names(locale) for v in value)
         if question.type == "availability":

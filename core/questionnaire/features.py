@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from core.questionnaire.definition import DAY_PARTS, WEEKDAYS, Questionnaire
 from core.questionnaire.sharing import AUDIENCES
+from core.timezones import usable_time_zone
 
 HOURS_PER_WEEK = 7 * 24
 
@@ -55,7 +56,7 @@ def matching_profile(user_id: int, questionnaire: Questionnaire, answers: Mappin
         if stored.visibility in AUDIENCES["partners"]:
             shared.add(question.id)
         if question.type == "time_zone":
-            time_zone = value
+            time_zone = usable_time_zone(value, default_time_zone)
         role = question.role
         if role in ("political_lean", "politics_importance", "issue_position") and question.type == "scale":
             normalised = (value - question.scale.min) / (question.scale.max - question.scale.min)

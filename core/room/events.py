@@ -21,6 +21,8 @@ from flask_login import current_user
 from flask_socketio import SocketIO, join_room, leave_room
 
 from core.db import database, utcnow
+from core.ids import valid_id
+from core.input_checks import multi_line_problem
 from core.models import Conversation, ConversationNote, RoomConnection, User
 from core.realtime_limits import allow, forget, rate_limited
 from core.room import state as room_state
@@ -62,7 +64,7 @@ def _authorised(data: Any, joined: bool = True) -> tuple[Conversation, User, str
     if not isinstance(data, dict):
         return refused("Send an object with the conversation_id.", "bad_request")
     conversation_id = data.get("conversation_id")
-    if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id < 1:
+    if isinstance(conversation_id, str) or valid_id(conversation_id) is None:
         return refused("conversation_id must be a positive whole number.", "bad_request")
     if not current_user.is_authenticated:
         return refused("Sign in again.", "unauthenticated")
@@ -167,6 +169,9 @@ def room_note(data: Any, conversation: Conversation, user: User, role: str) -> d
         return refused("Write a few keywords.", "bad_request")
     if len(keywords) > NOTE_MAX or "\x00" in keywords:
         return refused(f"Keep a note under {NOTE_MAX} characters.", "bad_request")
+    problem = multi_line_problem(keywords, "A note")
+    if problem:
+        return refused(problem, "bad_request")
     state = room_state.room_state(conversation)
     offset = room_state.elapsed_seconds(state) if state.timer_started_at else 0.0
     note = ConversationNote.create(conversation=conversation.id, author=user.id, offset_seconds=offset,

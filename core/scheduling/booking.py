@@ -18,6 +18,7 @@ from core.models.scheduling import AgreementAcceptance, Conversation, SlotPropos
 from core.questionnaire.profiles import profile_for
 from core.scheduling import calendar, slots
 from core.scheduling.conversations import BUSY_STATES, busy_intervals, is_participant, partner_id
+from core.timezones import usable_time_zone
 
 LEAD_MINUTES = 120
 GRID_MINUTES = 30
@@ -54,12 +55,12 @@ def availability_of(user_id: int) -> slots.Availability:
             if stored is None or stored.value is None:
                 continue
             if question.type == "time_zone":
-                zone = stored.value
+                zone = usable_time_zone(stored.value, zone)
             elif question.role == "availability":
                 chosen = list(stored.value)
     user = User.get_or_none(User.id == user_id)
     if user is not None and user.time_zone:
-        zone = user.time_zone
+        zone = usable_time_zone(user.time_zone, zone)
     return slots.Availability(frozenset(chosen), zone, profile_for(user_id, "partners").name)
 
 

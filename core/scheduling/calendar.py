@@ -13,9 +13,11 @@ from icalendar import Calendar, Event, vCalAddress, vText
 
 from core import __version__
 from core.db import utcnow
+from core.input_checks import one_line
 from core.mail import queue_email
 from core.models import User
 from core.questionnaire.profiles import profile_for
+from core.timezones import usable_time_zone
 from core.urls import external_url
 
 METHODS = ("REQUEST", "CANCEL")
@@ -46,8 +48,8 @@ def tech_check_url() -> str:
 
 
 def recipient_zone(user: Any) -> str:
-    """The IANA zone times are shown in for `user`: their account's, else the site's default."""
-    return (getattr(user, "time_zone", None) or _settings().site.default_time_zone or "UTC")
+    """The IANA zone times are shown in for `user`: their account's if known here, else the site's default."""
+    return usable_time_zone(getattr(user, "time_zone", None), _settings().site.default_time_zone or "UTC")
 
 
 def local_start(conversation: Any, zone: str) -> str:
@@ -72,6 +74,9 @@ def ics_for(conversation: Any, method: str, *, recipient: Any = None, zone: str 
 
     Times are in UTC ("...Z"), or with a TZID and its VTIMEZONE when `zone` is an IANA zone other than UTC.
     The summary names the partner as partners see them; the only email in it is the recipient's own.
+    Every value goes through icalendar's own TEXT escaping; one-line values (the summary, names) are made
+    one line first, because icalendar escapes LF and CR LF but passes a bare CR, which ends a content line
+    for many calendar programs.
     """
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
@@ -79,7 +84,7 @@ def ics_for(conversation: Any, method: str, *, recipient: Any = None, zone: str 
         raise ValueError("the conversation has no start time yet; book a time before sending an invitation")
     settings = _settings()
     calendar = Calendar()
-    calendar.add("prodid", f"-//{settings.site.name}//oss-connect {__version__}//EN")
+    calendar.add("prodid", f"-//{one_line(settings.site.name)}//oss-connect {__version__}//EN")
     calendar.add("version", "2.0")
     calendar.add("method", method)
     calendar.add("calscale", "GREGORIAN")
@@ -99,7 +104,7 @@ def ics_for(conversation: Any, method: str, *, recipient: Any = None, zone: str 
     event.add("dtstamp", utcnow())
     event.add("dtstart", starts)
     event.add("dtend", ends)
-    event.add("summary", f"{summary} ({settings.site.name})")
+    event.add("summary", one_line(f"{summary} ({settings.site.name})"))
     event.add("description", f"Join the conversation: {link}\n"
                              f"Check your camera and microphone beforehand: {tech_check_url()}")
     event.add("location", link)
@@ -108,7 +113,7 @@ def ics_for(conversation: Any, method: str, *, recipient: Any = None, zone: str 
     event.add("transp", "OPAQUE")
     name, address = email.utils.parseaddr(current_app.config["MAIL_DEFAULT_SENDER"])
     organizer = vCalAddress(f"mailto:{address or 'no-reply@localhost'}")
-    organizer.params["cn"] = vText(name or settings.site.name)
+    organizer.params["cn"] = vText(one_line(name or settings.site.name))
     event.add("organizer", organizer)
     if recipient is not None:
         attendee = vCalAddress(f"mailto:{recipient.email}")

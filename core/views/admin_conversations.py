@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from werkzeug.wrappers import Response
 
 from core.db import utcnow
+from core.ids import valid_id
 from core.models import Conversation, User
 from core.room.calls import display_name
 from core.views.admin import admin_required
@@ -52,7 +53,7 @@ def assign(conversation_id: int) -> Response:
     chosen = (request.form.get("facilitator") or "").strip()
     facilitator: Any = None
     if chosen:
-        facilitator = User.get_or_none((User.id == int(chosen)) if chosen.isdigit() else (User.id == -1))
+        facilitator = User.get_or_none(User.id == (valid_id(chosen) or 0))
         if facilitator is None or not facilitator.has_role("facilitator") or not facilitator.is_active:
             flash("Choose a facilitator from the list (accounts with the facilitator role).", "error")
             return redirect(url_for("admin_conversations.conversations"))

@@ -10,6 +10,7 @@ from werkzeug.wrappers import Response
 
 from core import accounts
 from core.models import User
+from core.timezones import sorted_time_zone_names
 from core.views.forms import ConfirmForm, EmailOnlyForm, LoginForm, NewPasswordForm, SignupForm, TimeZoneForm
 
 blueprint = Blueprint("auth", __name__)
@@ -173,7 +174,5 @@ def account() -> str | Response:
         return redirect(url_for("auth.account"))
     if request.method == "POST" and not form.errors:
         abort(400)
-    from core.timezones import sorted_time_zone_names
-
     zones = sorted_time_zone_names()
     return render_template("auth/account.html", form=form, zones=zones), 400 if form.errors else 200

@@ -7,8 +7,9 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import InputRequired, Length
+from wtforms.validators import InputRequired, Length, NumberRange
 
+from core.ids import MAX_ID
 from core.matching import cohorts
 from core.models import Cohort, CohortMember
 from core.questionnaire.profiles import profile_for
@@ -41,7 +42,8 @@ class ActionForm(TextForm):
 class UnpairForm(TextForm):
     """Remove one proposed pair."""
 
-    pair = IntegerField("Pair", validators=[InputRequired("Choose a pair.")])
+    pair = IntegerField("Pair", validators=[InputRequired("Choose a pair."),
+                                            NumberRange(1, MAX_ID, "Choose a pair from the list.")])
 
 
 class PairForm(TextForm):

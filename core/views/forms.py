@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, TextAreaField
+from wtforms.csrf.core import CSRFTokenField
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
+
+from core.input_checks import multi_line_problem, normalise_line_breaks, not_utf8_problem, single_line_problem
+from core.timezones import time_zone_names
 
 _EMAIL = [InputRequired("Enter your email address."),
           Email("Enter an email address like name@example.org.", check_deliverability=False,
@@ -24,15 +29,17 @@ class TextForm(FlaskForm):
     A JSON body or an uploaded file in place of a text field is treated as a missing value, so
     wrong types get the field's message (400) instead of reaching validators that expect strings.
     A NUL character, which no database stores in text (PostgreSQL refuses it), is refused at its
-    field before any other check runs.
+    field before any other check runs; so are control characters and bidi overrides: a text area
+    keeps line breaks and tabs only, every other text field is one line (core.input_checks).
     """
 
     def validate(self, extra_validators: Any = None) -> bool:
-        """Refuse NUL characters at their fields first, then run the usual validation."""
-        with_nul = [field for field in self if isinstance(field.data, str) and "\x00" in field.data]
-        if with_nul:
-            for field in with_nul:
-                field.errors = [NUL_MESSAGE]
+        """Refuse NUL and other invisible characters at their fields first, then run the usual validation."""
+        problems = {field.name: problem for field in self if (problem := invisible_character_problem(field))}
+        if problems:
+            for field in self:
+                if field.name in problems:
+                    field.errors = [problems[field.name]]
             return False
         return super().validate(extra_validators)
 
@@ -42,6 +49,29 @@ class TextForm(FlaskForm):
             if not explicit and has_request_context() and (request.is_json or request.files):
                 return request.form if request.method in ("POST", "PUT", "PATCH", "DELETE") else None
             return super().wrap_formdata(form, formdata)
+
+
+def invisible_character_problem(field: Field) -> str | None:
+    """The message for a NUL, control character or bidi override in a text field's value, or None.
+
+    Text areas have their Windows line breaks made plain first; password fields are only checked for NUL and
+    for bytes that were not UTF-8.
+    """
+    if not isinstance(field.data, str) or isinstance(field, CSRFTokenField):
+        return None
+    if "\x00" in field.data:
+        return NUL_MESSAGE
+    if isinstance(field, PasswordField):
+        return not_utf8_problem(field.data, "The password")
+    label = f"“{_LABEL_NOTE.sub('', field.label.text)}”"
+    if isinstance(field, TextAreaField):
+        field.data = normalise_line_breaks(field.data)
+        return multi_line_problem(field.data, label)
+    return single_line_problem(field.data, label)
+
+
+_LABEL_NOTE = re.compile(r"\s*\([^)]*\)\s*$")
+"""A label's closing note such as "(optional)", left out when the label names the field in a message."""
 
 
 class MinimumPassword:
@@ -105,8 +135,7 @@ class TimeZoneForm(TextForm):
     time_zone = StringField("Time zone", validators=[Length(max=64)])
 
     def validate_time_zone(self, field: Any) -> None:
-        from core.timezones import time_zone_names
-
+        """Only the zones the account page offers (core.timezones)."""
         if field.data and field.data not in time_zone_names():
             raise ValidationError("Choose a time zone from the list, such as Europe/Berlin.")
 

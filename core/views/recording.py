@@ -95,7 +95,7 @@ def create_track(conversation_id: int) -> Any:
     return jsonify(ok=True, track=uploads.track_summary(track)), 201
 
 
-@blueprint.put("/conversations/<int:conversation_id>/recording/tracks/<int:track_id>/chunks/<int:sequence>")
+@blueprint.put("/conversations/<int:conversation_id>/recording/tracks/<int:track_id>/chunks/<int(min=0):sequence>")
 def put_chunk(conversation_id: int, track_id: int, sequence: int) -> Any:
     """Keep one chunk (idempotent); 201 when stored now, 200 when it was already held."""
     track = uploads.own_track(conversation_id, current_user, track_id)

@@ -17,10 +17,12 @@ from flask_login import current_user, login_required
 from wtforms import StringField, TextAreaField
 from wtforms.validators import Optional
 
+from core.input_checks import multi_line_problem
 from core.models.scheduling import Conversation, SlotProposal
 from core.questionnaire.profiles import profile_for
 from core.scheduling import booking, messages
 from core.scheduling.conversations import conversations_of, is_participant, may_view, partner_id
+from core.timezones import usable_time_zone
 from core.views.forms import TextForm
 
 blueprint = Blueprint("scheduling", __name__)
@@ -55,7 +57,8 @@ def _settings() -> Any:
 
 
 def _viewer_zone() -> str:
-    return current_user.time_zone or current_app.extensions["oss_connect"].settings.site.default_time_zone
+    site_zone = current_app.extensions["oss_connect"].settings.site.default_time_zone
+    return usable_time_zone(current_user.time_zone, site_zone)
 
 
 def _conversation_or_404(conversation_id: int, participants_only: bool = False) -> Conversation:
@@ -157,7 +160,9 @@ def propose(conversation_id: int) -> Any:
     found = _conversation_or_404(conversation_id, participants_only=True)
     form = ProposeForm()
     if not form.validate():
-        return _page(found, status=400, propose_form=form, propose_error="The form expired; please try again.")
+        errors = [error for field in form for error in field.errors]
+        return _page(found, status=400, propose_form=form,
+                     propose_error=errors[0] if errors else "The form expired; please try again.")
     try:
         if form.option.data:
             try:
@@ -174,6 +179,14 @@ def propose(conversation_id: int) -> Any:
         return _page(found, status=400, propose_form=form, propose_error=str(error))
     flash("Time proposed. Your partner confirms it (and you will see it here).", "success")
     return redirect(url_for("scheduling.conversation", conversation_id=found.id))
+
+
+def _free_text(value: str, label: str) -> str:
+    """`value` if it holds no control character but line breaks and tabs; a BookingError (flashed) if not."""
+    problem = multi_line_problem(value, label)
+    if problem:
+        raise booking.BookingError(problem)
+    return value
 
 
 def _action(conversation_id: int, run: Any, success: str) -> Any:
@@ -226,7 +239,7 @@ def agreements(conversation_id: int) -> Any:
 def cancel(conversation_id: int) -> Any:
     """Cancel the conversation."""
     reason = request.form.get("reason", "") if isinstance(request.form.get("reason", ""), str) else ""
-    return _action(conversation_id, lambda found: booking.cancel(found, _me(), reason),
+    return _action(conversation_id, lambda found: booking.cancel(found, _me(), _free_text(reason, "The reason")),
                    "The conversation is cancelled. We told your partner.")
 
 
@@ -239,7 +252,8 @@ def post_message(conversation_id: int) -> Any:
     if found.match is None:
         abort(404)
     if not form.validate():
-        return _page(found, status=400, message_form=form, message_error="The form expired; please try again.")
+        error = form.body.errors[0] if form.body.errors else "The form expired; please try again."
+        return _page(found, status=400, message_form=form, message_error=error)
     try:
         sent = messages.send(found.match, _me(), form.body.data)
     except messages.MessageError as error:

@@ -92,3 +92,18 @@ def test_axe_reports_a_brand_colour_without_enough_contrast(live_server, page):
     """The check itself can fail: pale grey body text set in the instance's tokens is reported."""
     open_page(page, live_server.url + "/faq")
     assert "color-contrast" in {violation["id"] for violation in axe_violations(page)}
+
+
+def test_the_notice_about_an_unknown_saved_time_zone_has_no_axe_violations(live_server, page, theme_name):
+    from core.db import database
+    from core.models import User
+
+    user = create_account("ann@example.org")
+    with database.connection_context():
+        User.update(time_zone="Mars/Olympus_Mons").where(User.id == user.id).execute()
+    sign_in(page, live_server.url, "ann@example.org")
+    notice = page.get_by_role("status").filter(has_text="Your saved time zone “Mars/Olympus_Mons” is not known")
+    assert notice.count() == 1
+    notice.get_by_role("link", name="Your account").click()
+    page.wait_for_url(f"{live_server.url}/account#time_zone")
+    assert_accessible(page)
