@@ -371,9 +371,10 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
     """Create an admin account (or make an existing account admin)."""
     from core.accounts import create_admin as make_admin
     from core.db import database
+    from core.passwords import password_problems
 
     app = app_or_exit(ctx, config_path)
-    minimum = app.extensions["oss_connect"].settings.accounts.password_min_length
+    settings = app.extensions["oss_connect"].settings.accounts
     if "@" not in email or len(email) > 254:
         _fail(click.BadParameter(f"'{email}' is not an email address"))
     if password_stdin:
@@ -382,8 +383,10 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Repeat it: "):
             _fail(click.BadParameter("the two passwords differ"))
-    if len(password) < minimum:
-        _fail(click.BadParameter(f"the password needs at least {minimum} characters (accounts.password_min_length)"))
+    problems = password_problems(password, [email], min_length=settings.password_min_length,
+                                 min_score=settings.password_min_score)
+    if problems:
+        _fail(click.BadParameter(f"{problems[0]} (accounts.password_min_length and password_min_score set the rules)"))
     with app.app_context(), database.connection_context():
         user, created = make_admin(email, password)
     click.echo(f"{'created' if created else 'updated'} admin {user.email}")

@@ -121,9 +121,11 @@ def welcome(token: str) -> str | Response:
 def _choose_password(token: str, purpose: str, kind: str, next_endpoint: str, done: str,
                      **page: str) -> str | Response:
     """A single-use link's password form: checked on GET, spent on a valid POST, then signed in."""
-    if accounts.peek_token(token, purpose) is None:
+    owner = accounts.peek_token(token, purpose)
+    if owner is None:
         return render_template("auth/link_invalid.html", kind=kind), 400
     form = NewPasswordForm()
+    form.user_inputs = (owner.email, owner.display_name)
     if form.validate_on_submit():
         user = accounts.set_password_with_token(token, form.password.data, purpose)
         if user is None:
