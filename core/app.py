@@ -34,6 +34,7 @@ from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
 from core.template_cache import TEMPLATE_CACHE
 from core.themes import activate_theme, template_loader
+from core.throttle import register_throttle_jobs
 from core.views import register_core_blueprints
 from core.views.errors import register_error_handlers
 from core.views.filters import register_filters
@@ -97,6 +98,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     register_reminder_jobs(jobs)
     register_recording_jobs(jobs)
     register_archive_jobs(jobs)
+    register_throttle_jobs(jobs)
 
     for plugin_name, blueprints in call_each(plugin_manager, "register_blueprints", app=app):
         for blueprint in blueprints if isinstance(blueprints, list | tuple) else [blueprints]:

@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts
+from core import accounts, throttle
 from core.models import User
 from core.views.forms import ConfirmForm, EmailOnlyForm, LoginForm, NewPasswordForm, SignupForm, TimeZoneForm
 
@@ -72,7 +72,11 @@ def login() -> str | Response:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        attempt = throttle.start_sign_in(form.email.data)  # refused: the password is not even checked
+        user = None if attempt.refusal else accounts.authenticate(form.email.data, form.password.data)
+        throttle.record_outcome(attempt, user)
+        if attempt.refusal is not None:
+            return render_template("auth/login.html", form=form, error=attempt.refusal.message), 429
         if user is None:
             error = "That email address and password do not match an account."
         elif not user.is_verified:
