@@ -52,9 +52,14 @@ class Refusal:
     locked: bool = False
 
     @property
+    def wait(self) -> str:
+        """How long to wait, in words ("2 seconds", "15 minutes")."""
+        return _duration(self.seconds)
+
+    @property
     def message(self) -> str:
-        """The answer for the person at the form."""
-        wait = _duration(self.seconds)
+        """The answer for the person at the sign-in form."""
+        wait = self.wait
         if self.locked:
             return (f"Too many failed sign-ins: this account is locked for {wait}. If it is yours, we have "
                     "emailed you a link that unlocks it now; you can also sign in with a link by email.")
@@ -72,6 +77,14 @@ class SignInAttempt:
     account_key: str
     address_key: str
     refusal: Refusal | None = None
+    row_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class CodeAttempt:
+    """One try of a cohort event code: the refusal if it may not go ahead, else the rows that count it."""
+
+    refusal: Refusal | None
     row_ids: list[int] = field(default_factory=list)
 
 
@@ -162,28 +175,32 @@ def unlock(raw: str) -> User | None:
     return user
 
 
-def code_refusal(user_id: int, address: str | None = None) -> Refusal | None:
-    """Whether a cohort event code may be tried now: at most `code_attempts` wrong ones per account and per
-    client address within `code_window_minutes`."""
+def start_code_attempt(user_id: int, address: str | None = None) -> CodeAttempt:
+    """Whether a cohort event code may be tried now (at most `code_attempts` wrong ones per account and per
+    client address within `code_window_minutes`); if so, count it as wrong until `code_was_right`."""
     address = audit.client_address() if address is None else address
     settings = _settings()
+    keys = [(CODE_USER, key_for(CODE_USER, str(user_id))), (CODE_ADDRESS, key_for(CODE_ADDRESS, address))]
+    window = dt.timedelta(minutes=settings.code_window_minutes)
     now = utcnow()
-    since = now - dt.timedelta(minutes=settings.code_window_minutes)
-    waits = []
-    for scope, value in ((CODE_USER, str(user_id)), (CODE_ADDRESS, address)):
-        recent = _failures(scope, key_for(scope, value), since)
-        if recent.count() >= settings.code_attempts:
-            oldest = recent.order_by(ThrottleFailure.created_at).first()
-            waits.append(_seconds_until(oldest.created_at + (now - since), now))
-    return Refusal(max(waits)) if waits else None
-
-
-def record_wrong_code(user_id: int, address: str | None = None) -> None:
-    """Count a wrong cohort event code for the account and the client address."""
-    address = audit.client_address() if address is None else address
     with database.atomic():
-        for scope, value in ((CODE_USER, str(user_id)), (CODE_ADDRESS, address)):
-            ThrottleFailure.create(scope=scope, key=key_for(scope, value))
+        _serialise()
+        waits = []
+        for scope, key in keys:
+            recent = _failures(scope, key, now - window)
+            if recent.count() >= settings.code_attempts:
+                oldest = recent.order_by(ThrottleFailure.created_at).first()
+                waits.append(_seconds_until(oldest.created_at + window, now))
+        if waits:
+            return CodeAttempt(Refusal(max(waits)))
+        return CodeAttempt(None, [ThrottleFailure.create(scope=scope, key=key, created_at=now).id
+                                  for scope, key in keys])
+
+
+def code_was_right(attempt: CodeAttempt) -> None:
+    """The code named an event: this attempt no longer counts."""
+    if attempt.row_ids:
+        ThrottleFailure.delete().where(ThrottleFailure.id.in_(attempt.row_ids)).execute()
 
 
 def prune(older_than: dt.timedelta = DAY) -> int:
