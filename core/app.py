@@ -14,6 +14,7 @@ from huey import crontab
 from markupsafe import Markup, escape
 
 from core import __version__
+from core.accounts import register_account_jobs
 from core.archive.deposits import register_archive_jobs
 from core.config import LoadedConfig, load_config
 from core.config.loader import read_secret_key
@@ -99,6 +100,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     register_recording_jobs(jobs)
     register_archive_jobs(jobs)
     register_throttle_jobs(jobs)
+    register_account_jobs(jobs)
 
     for plugin_name, blueprints in call_each(plugin_manager, "register_blueprints", app=app):
         for blueprint in blueprints if isinstance(blueprints, list | tuple) else [blueprints]:

@@ -9,7 +9,6 @@ from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from core import accounts, throttle
-from core.models import User
 from core.views.forms import ConfirmForm, EmailOnlyForm, LoginForm, NewPasswordForm, SignupForm, TimeZoneForm
 
 blueprint = Blueprint("auth", __name__)
@@ -56,9 +55,7 @@ def resend_verification() -> str | Response:
     """Send a new verification link (same answer whether or not the address has an account)."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        user = User.by_email(form.email.data)
-        if user is not None and user.is_active and not user.is_verified:
-            accounts.send_verification(user)
+        accounts.request_link(accounts.VERIFY, form.email.data)
         return render_template("auth/check_email.html", email=form.email.data, reason="verify")
     return render_template("auth/email_only.html", form=form, heading="Send a new confirmation link",
                            button="Send the link"), 400 if form.errors else 200
@@ -101,7 +98,7 @@ def reset_request() -> str | Response:
     """Ask for a password-reset link."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data)
+        accounts.request_link(accounts.RESET, form.email.data)
         return render_template("auth/check_email.html", email=form.email.data, reason="reset")
     return render_template("auth/email_only.html", form=form, heading="Reset your password",
                            button="Send me a reset link"), 400 if form.errors else 200
@@ -145,7 +142,7 @@ def magic_request() -> str | Response:
     """Ask for a one-time sign-in link."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        accounts.send_magic_link(form.email.data)
+        accounts.request_link(accounts.MAGIC, form.email.data)
         return render_template("auth/check_email.html", email=form.email.data, reason="magic")
     return render_template("auth/email_only.html", form=form, heading="Sign in with a link by email",
                            button="Email me a sign-in link"), 400 if form.errors else 200
