@@ -229,6 +229,8 @@ def check(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, config_path: str | None, host: str, port: int, no_worker: bool, debug: bool) -> None:
     """Serve the site with the development server and an in-process job consumer."""
+    from core.logging_redaction import install_redaction
+
     app = app_or_exit(ctx, config_path)
     platform = app.extensions["oss_connect"]
     consumer = None
@@ -241,6 +243,7 @@ def run(ctx: click.Context, config_path: str | None, host: str, port: int, no_wo
                    f"WebSocket Origin check use that address, not {served}; set site.base_url (or "
                    f"OSS_CONNECT__SITE__BASE_URL={served}) if people reach the site here", err=True)
     click.echo(f"serving {platform.settings.site.name} on {served}/ (Ctrl+C stops)")
+    install_redaction("werkzeug")  # link tokens never reach the request log
     try:
         app.extensions["socketio"].run(app, host=host, port=port, debug=debug, use_reloader=False,
                                        allow_unsafe_werkzeug=True, log_output=debug)
@@ -262,6 +265,7 @@ def serve(ctx: click.Context, config_path: str | None, bind: str, threads: int) 
     environment = dict(os.environ, OSS_CONNECT_CONFIG=str(loaded.path))
     arguments = [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
                  "--threads", str(threads), "--bind", bind, "--access-logfile", "-",
+                 "--logger-class", "core.gunicorn_logging.RedactingLogger",
                  *_gunicorn_version_flags(), "core.wsgi:app"]
     click.echo("exec " + " ".join(arguments))
     os.execve(arguments[0], arguments, environment)

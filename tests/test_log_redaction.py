@@ -1,0 +1,115 @@
+"""Link tokens never reach a server log: `oss-connect run` (werkzeug) and `serve` (gunicorn) write
+/verify/[redacted] where a request was for /verify/TOKEN. Both servers run as real processes."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+import core.testing
+from core.logging_redaction import REDACTED, TokenRedactingFilter, redact
+from tests.conftest import free_port
+from tests.test_serve import EXECUTABLE, START_TIMEOUT, start_serve, stop
+
+TOKEN = "Zq3v9-SECRET-TOKEN_x8Kp2mW4nB7cD1eF5gH0jL6"
+LINKS = ["/verify/{}", "/reset/{}", "/magic/{}", "/welcome/{}", "/unlock/{}", "/newsletter/confirm/{}",
+         "/newsletter/unsubscribe/{}"]
+
+
+def test_every_route_with_a_token_is_redacted(app):
+    token_routes = [rule.rule for rule in app.url_map.iter_rules() if "token" in rule.arguments]
+
+    assert token_routes, "no route takes a token?"
+    for rule in token_routes:
+        path = rule.replace("<token>", TOKEN)
+        assert TOKEN not in redact(f'"GET {path} HTTP/1.1" 200'), rule
+
+
+def test_redaction_keeps_the_rest_of_the_line():
+    line = f'127.0.0.1 - - [07/Dec/2026 12:00:00] "POST /reset/{TOKEN}?next=/account HTTP/1.1" 302 -'
+
+    assert redact(line) == '127.0.0.1 - - [07/Dec/2026 12:00:00] "POST /reset/[redacted]?next=/account HTTP/1.1" 302 -'
+    assert redact('"GET /verify/resend HTTP/1.1" 200') == '"GET /verify/resend HTTP/1.1" 200'
+    assert redact('"GET /reset HTTP/1.1" 200') == '"GET /reset HTTP/1.1" 200'
+
+
+def test_the_filter_rewrites_a_record_with_arguments():
+    record = logging.LogRecord("werkzeug", logging.INFO, __file__, 1, '%s - - "%s" %s', ("127.0.0.1",
+                               f"GET /magic/{TOKEN} HTTP/1.1", 200), None)
+
+    assert TokenRedactingFilter().filter(record) is True
+    assert record.getMessage() == '127.0.0.1 - - "GET /magic/[redacted] HTTP/1.1" 200'
+
+
+def request_every_link(base_url: str) -> None:
+    """Open every kind of emailed link with the token (it is unknown to the site: the log line is the same)."""
+    for link in LINKS:
+        requests.get(base_url + link.format(TOKEN), timeout=10)
+    requests.post(base_url + f"/verify/{TOKEN}", data={"csrf_token": "x"}, timeout=10)
+
+
+def assert_redacted(output: str) -> None:
+    assert TOKEN not in output, output[-3000:]
+    assert TOKEN[:12] not in output
+    for link in LINKS:
+        assert link.format(REDACTED) in output, (link, output[-3000:])
+
+
+def test_gunicorn_access_log_holds_no_token(tmp_path, database_url):
+    served = start_serve(tmp_path / "serve", database_url)
+    try:
+        request_every_link(served.url)
+        time.sleep(0.5)  # gunicorn writes the access line after the response
+    finally:
+        stop(served.process)
+
+    assert_redacted(served.output())
+
+
+def test_development_server_log_holds_no_token(tmp_path, database_url):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    config = tmp_path / "oss-connect.yaml"
+    config.write_text(yaml.safe_dump(core.testing.base_test_config(database_url, tmp_path, {
+        "site": {"base_url": url}})), encoding="utf-8")
+    environment = {key: value for key, value in os.environ.items() if not key.startswith("OSS_CONNECT")}
+    log = tmp_path / "run.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen([str(EXECUTABLE), "run", "--config", str(config), "--port", str(port),
+                                    "--no-worker"], cwd=tmp_path, env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        wait_for(url, process, log)
+        request_every_link(url)
+        time.sleep(0.5)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+
+    assert_redacted(log.read_text(errors="replace"))
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll until the server answers (bounded)."""
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"run exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            requests.get(url + "/", timeout=5)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            time.sleep(0.2)
+    pytest.fail(f"the development server did not answer within {START_TIMEOUT}s")
