@@ -113,3 +113,9 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
         except (requests.ConnectionError, requests.Timeout):
             time.sleep(0.2)
     pytest.fail(f"the development server did not answer within {START_TIMEOUT}s")
+
+
+def test_a_link_page_sends_no_referer(client):
+    for link in LINKS:
+        assert client.get(link.format(TOKEN)).headers["Referrer-Policy"] == "no-referrer", link
+    assert client.get("/reset").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
