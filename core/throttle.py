@@ -166,13 +166,20 @@ def unlock(raw: str) -> User | None:
         user = accounts.consume_token(raw, UNLOCK)
         if user is None:
             return None
-        key = key_for(ACCOUNT, user.email)
-        now = utcnow()
-        AccountLock.update(lifted_at=now).where(
-            (AccountLock.key == key) & AccountLock.lifted_at.is_null()).execute()
-        ThrottleFailure.delete().where((ThrottleFailure.scope == ACCOUNT) & (ThrottleFailure.key == key)).execute()
+        clear_account(user)
         audit.record_event(audit.ACCOUNT_UNLOCKED, actor_id=user.id, subject_id=user.id, details={"by": "link"})
     return user
+
+
+def clear_account(user: User) -> bool:
+    """Lift the account's locks and clear its failed sign-ins (its owner proved who they are, e.g. by a
+    password reset); True when a lock was lifted."""
+    key = key_for(ACCOUNT, user.email)
+    with database.atomic():
+        lifted = AccountLock.update(lifted_at=utcnow()).where(
+            (AccountLock.key == key) & AccountLock.lifted_at.is_null()).execute()
+        ThrottleFailure.delete().where((ThrottleFailure.scope == ACCOUNT) & (ThrottleFailure.key == key)).execute()
+    return lifted > 0
 
 
 def start_code_attempt(user_id: int, address: str | None = None) -> CodeAttempt:

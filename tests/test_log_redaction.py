@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -15,7 +16,8 @@ import requests
 import yaml
 
 import core.testing
-from core.logging_redaction import REDACTED, TokenRedactingFilter, redact
+from core.logging_redaction import REDACTED, TOKEN_PATHS, TokenRedactingFilter, redact
+from core.testing import require_service
 from tests.conftest import free_port
 from tests.test_serve import EXECUTABLE, START_TIMEOUT, start_serve, stop
 
@@ -119,3 +121,62 @@ def test_a_link_page_sends_no_referer(client):
     for link in LINKS:
         assert client.get(link.format(TOKEN)).headers["Referrer-Policy"] == "no-referrer", link
     assert client.get("/reset").headers["Referrer-Policy"] == "strict-origin-when-cross-origin"
+
+
+def nginx_snippet() -> str:
+    """The nginx lines that docs/deployment.md gives for redacting link tokens."""
+    text = (Path(__file__).resolve().parent.parent / "docs" / "deployment.md").read_text(encoding="utf-8")
+    section = text.split("### Keep link tokens out of nginx's log", 1)[1]
+    return section.split("```nginx\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_documented_nginx_lines_cover_every_token_path():
+    snippet = nginx_snippet()
+
+    for path in TOKEN_PATHS:
+        assert f"|{path}|" in snippet or f"(?:{path}|" in snippet or f"|{path})" in snippet, path
+
+
+def test_the_documented_nginx_lines_redact_its_access_log(tmp_path):
+    executable = shutil.which("nginx") or "/usr/sbin/nginx"
+    if not Path(executable).exists():
+        require_service("nginx", "install it with `apt-get install -y nginx-light` (make test does)")
+    port = free_port()
+    (tmp_path / "logs").mkdir()
+    config = tmp_path / "nginx.conf"
+    config.write_text(f"""
+worker_processes 1;
+error_log {tmp_path}/logs/error.log;
+pid {tmp_path}/nginx.pid;
+events {{ worker_connections 16; }}
+http {{
+{nginx_snippet()}
+    client_body_temp_path {tmp_path}/body;
+    proxy_temp_path {tmp_path}/proxy;
+    fastcgi_temp_path {tmp_path}/fastcgi;
+    uwsgi_temp_path {tmp_path}/uwsgi;
+    scgi_temp_path {tmp_path}/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        access_log {tmp_path}/logs/talk.access.log talk;
+        location / {{ return 200 "ok"; }}
+    }}
+}}
+""", encoding="utf-8")
+    subprocess.run([executable, "-c", str(config), "-p", str(tmp_path)], check=True, capture_output=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for link in LINKS:
+            requests.get(url + link.format(TOKEN) + "?next=/x", timeout=10,
+                         headers={"Referer": f"https://talk.example.org/welcome/{TOKEN}"})
+        requests.get(url + "/verify/resend", timeout=10)
+    finally:
+        subprocess.run([executable, "-c", str(config), "-p", str(tmp_path), "-s", "stop"], check=False,
+                       capture_output=True)
+    log = (tmp_path / "logs" / "talk.access.log").read_text(encoding="utf-8")
+
+    assert TOKEN not in log, log
+    for link in LINKS:
+        assert link.format(REDACTED) + "?next=/x" in log, link
+    assert '"https://talk.example.org/welcome/[redacted]"' in log
+    assert "GET /verify/resend " in log

@@ -248,3 +248,18 @@ def test_attempts_count_before_the_password_is_checked(app):
         attempts = [throttle.start_sign_in("ada@example.org") for _ in range(4)]
 
     assert [attempt.refusal is None for attempt in attempts] == [True, True, True, False]
+
+
+@settings
+def test_a_password_reset_lifts_the_lock(client, make_user, outbox):
+    make_user("ada@example.org")
+    fail_times(client, "ada@example.org", 10)
+    token = csrf_token_from(client.get("/reset").get_data(as_text=True))
+    client.post("/reset", data={"email": "ada@example.org", "csrf_token": token})
+    link = next(urlsplit(url).path for url in outbox.links(outbox.last_to("ada@example.org")) if "/reset/" in url)
+    token = csrf_token_from(client.get(link).get_data(as_text=True))
+    assert client.post(link, data={"password": "a brand new passphrase", "confirm": "a brand new passphrase",
+                                   "csrf_token": token}).status_code == 302
+    client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/account").get_data(as_text=True))})
+
+    assert sign_in(client, "ada@example.org", "a brand new passphrase").status_code == 302

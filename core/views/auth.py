@@ -131,6 +131,7 @@ def _choose_password(token: str, purpose: str, kind: str, next_endpoint: str, do
         user = accounts.set_password_with_token(token, form.password.data, purpose)
         if user is None:
             return render_template("auth/link_invalid.html", kind=kind), 400
+        throttle.clear_account(user)  # a new password: earlier failed guesses and any lock no longer matter
         accounts.start_session(user)
         flash(done, "success")
         return redirect(url_for(next_endpoint))
