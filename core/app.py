@@ -20,6 +20,7 @@ from core.config import LoadedConfig, load_config
 from core.config.loader import read_secret_key
 from core.db import bind_database, database
 from core.jobs import JobQueue, create_huey
+from core.logging_redaction import install_redaction
 from core.mail import SEND_EMAIL_JOB, send_email_job
 from core.matching.invitations import EXPIRE_INVITATIONS_JOB, expire_due
 from core.migrate import migration_sets
@@ -90,6 +91,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
 
     _init_extensions(app, platform)
     install_security_headers(app, production)
+    install_redaction(app.logger.name)  # "Exception on /reset/TOKEN" would otherwise log a live link
     register_filters(app)
     register_error_handlers(app)
     register_core_blueprints(app, platform)

@@ -180,3 +180,11 @@ http {{
         assert link.format(REDACTED) + "?next=/x" in log, link
     assert '"https://talk.example.org/welcome/[redacted]"' in log
     assert "GET /verify/resend " in log
+
+
+def test_the_apps_own_log_redacts_tokens(app, caplog):
+    with caplog.at_level(logging.ERROR, logger=app.logger.name):
+        app.logger.error("Exception on %s [%s]", f"/reset/{TOKEN}", "POST")
+
+    assert caplog.records and TOKEN not in caplog.text
+    assert "Exception on /reset/[redacted] [POST]" in caplog.text

@@ -263,3 +263,19 @@ def test_a_password_reset_lifts_the_lock(client, make_user, outbox):
     client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/account").get_data(as_text=True))})
 
     assert sign_in(client, "ada@example.org", "a brand new passphrase").status_code == 302
+
+
+def test_day_old_counts_and_locks_are_pruned(app, client, make_user):
+    make_user("ada@example.org")
+    fail_times(client, "ada@example.org", 10)  # 20 counts (account and address) and a lock
+
+    with database.connection_context():
+        for row in ThrottleFailure.select().order_by(ThrottleFailure.id.desc()).offset(2):  # all but the last
+            row.created_at -= dt.timedelta(days=2)
+            row.save()
+        AccountLock.update(locked_until=utcnow() - dt.timedelta(days=2)).execute()
+        removed = throttle.prune()
+        left = ThrottleFailure.select().count()
+        locks = AccountLock.select().count()
+
+    assert (removed, left, locks) == (18 + 1, 2, 0)
