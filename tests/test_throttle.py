@@ -6,8 +6,10 @@ Time is moved by ageing the stored counts, never by sleeping.
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime as dt
 import re
+import threading
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -279,3 +281,18 @@ def test_day_old_counts_and_locks_are_pruned(app, client, make_user):
         locks = AccountLock.select().count()
 
     assert (removed, left, locks) == (18 + 1, 2, 0)
+
+
+def test_parallel_attempts_cannot_slip_past_the_count(app):
+    """Eight attempts at the same moment, each on its own connection: exactly the free ones go ahead."""
+    start = threading.Barrier(8)
+
+    def attempt(_: int) -> bool:
+        with app.test_request_context(environ_base={"REMOTE_ADDR": "192.0.2.1"}), database.connection_context():
+            start.wait(timeout=30)
+            return throttle.start_sign_in("ada@example.org").refusal is None
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        allowed = list(pool.map(attempt, range(8)))
+
+    assert allowed.count(True) == 3
