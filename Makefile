@@ -7,20 +7,20 @@ CONFIG := $(INSTANCE)/oss-connect.yaml
 JOBS ?= auto
 APT := $(shell [ "$$(id -u)" = 0 ] && echo apt-get || echo sudo apt-get)
 
-.PHONY: run test test-sqlite test-postgresql lint bench screenshots clean system-python chromium
+.PHONY: run test test-sqlite test-postgresql lint bench screenshots clean system-python chromium nginx
 
 run: $(VENV)/.installed
 	$(BIN)/oss-connect init --instance $(INSTANCE) $(if $(DEMO),--demo)
 	$(BIN)/oss-connect run --config $(CONFIG) --host $(or $(HOST),127.0.0.1) --port $(or $(PORT),5000)
 
-test: $(VENV)/.installed-test chromium
+test: $(VENV)/.installed-test chromium nginx
 	$(BIN)/ruff check .
 	tests/run-suite.sh $(BIN) $(JOBS)
 
-test-sqlite: $(VENV)/.installed-test chromium
+test-sqlite: $(VENV)/.installed-test chromium nginx
 	$(BIN)/pytest -n $(JOBS) --db sqlite $(ARGS)
 
-test-postgresql: $(VENV)/.installed-test chromium
+test-postgresql: $(VENV)/.installed-test chromium nginx
 	$(BIN)/pytest -n $(JOBS) --db postgresql $(ARGS)
 
 lint: $(VENV)/.installed-test
@@ -48,6 +48,10 @@ system-python:
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 chromium:
 	@command -v chromium >/dev/null 2>&1 || { $(APT) update && $(APT) install -y chromium; }
+
+# The nginx lines docs/deployment.md gives (link tokens out of its log) are tested with a real nginx.
+nginx:
+	@command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || { $(APT) update && $(APT) install -y nginx-light; }
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Callable
+from typing import Any
 
 from flask import current_app, session
 from flask_login import login_user, logout_user
 
+from core import audit
 from core.db import database, utcnow
 from core.mail import queue_email
 from core.models import AuthToken, User
@@ -19,6 +22,7 @@ from core.security import hash_password, needs_rehash, verify_password
 from core.urls import external_url
 
 VERIFY, RESET, MAGIC, INVITE = "verify", "reset", "magic", "invite"
+SEND_LINK_JOB = "send_account_link"
 INVITE_DAYS = 14
 
 
@@ -126,11 +130,42 @@ def end_session() -> None:
     logout_user()
 
 
-def request_password_reset(email: str) -> None:
+def request_link(kind: str, email: str) -> None:
+    """Queue the job that mails a password-reset (RESET), sign-in (MAGIC) or new verification (VERIFY) link
+    to `email` if it has an account that may have one.
+
+    The request itself does the same work whether or not the address has an account (it does not even
+    look it up), so how long it takes tells nobody who has one.
+    """
+    if kind not in _LINK_SENDERS:
+        raise ValueError(f"no link of kind '{kind}'; use one of {', '.join(sorted(_LINK_SENDERS))}")
+    current_app.extensions["oss_connect"].jobs.enqueue(SEND_LINK_JOB, kind, normalise_email(email)[:254],
+                                                       audit.client_address())
+
+
+def send_link_job(kind: str, email: str, address: str = "") -> None:
+    """The job behind `request_link`: look the address up and mail the link only when there is an account."""
+    _LINK_SENDERS[kind](email, address)
+
+
+def register_account_jobs(jobs: Any) -> None:
+    """Register the jobs of this module."""
+    jobs.task(SEND_LINK_JOB, retries=3, retry_delay=30)(send_link_job)
+
+
+def _resend_verification(email: str, address: str = "") -> None:
+    user = User.by_email(email)
+    if user is not None and user.is_active and not user.is_verified:
+        send_verification(user)
+
+
+def request_password_reset(email: str, address: str = "") -> None:
     """Mail a reset link if the address has an active account; otherwise do nothing visible."""
     user = User.by_email(email)
     if user is None or not user.is_active:
         return
+    with database.atomic():
+        audit.record_event(audit.PASSWORD_RESET_REQUESTED, subject_id=user.id, ip_address=address or None)
     raw = issue_token(user, RESET, dt.timedelta(minutes=_settings().reset_minutes))
     queue_email(user.email, "Reset your password", "reset",
                 reset_url=external_url("auth.reset", token=raw), minutes=_settings().reset_minutes)
@@ -155,7 +190,7 @@ def set_password_with_token(raw: str, password: str, purpose: str) -> User | Non
     return user
 
 
-def send_magic_link(email: str) -> None:
+def send_magic_link(email: str, address: str = "") -> None:
     """Mail a one-time sign-in link if the address has an active account."""
     user = User.by_email(email)
     if user is None or not user.is_active:
@@ -179,6 +214,10 @@ def send_invitation(user: User, note: str = "") -> None:
     raw = issue_token(user, INVITE, dt.timedelta(days=INVITE_DAYS))
     queue_email(user.email, "You are invited to take part", "invite",
                 invite_url=external_url("auth.welcome", token=raw), days=INVITE_DAYS, note=note)
+
+
+_LINK_SENDERS: dict[str, Callable[[str, str], None]] = {
+    RESET: request_password_reset, MAGIC: send_magic_link, VERIFY: _resend_verification}
 
 
 def create_admin(email: str, password: str) -> tuple[User, bool]:

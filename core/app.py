@@ -14,12 +14,14 @@ from huey import crontab
 from markupsafe import Markup, escape
 
 from core import __version__
+from core.accounts import register_account_jobs
 from core.archive.deposits import register_archive_jobs
 from core.config import LoadedConfig, load_config
 from core.config.loader import read_secret_key
 from core.db import bind_database, database
 from core.ids import IdConverter
 from core.jobs import JobQueue, create_huey
+from core.logging_redaction import install_redaction
 from core.mail import SEND_EMAIL_JOB, send_email_job
 from core.matching.invitations import EXPIRE_INVITATIONS_JOB, expire_due
 from core.migrate import migration_sets
@@ -35,6 +37,7 @@ from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
 from core.template_cache import TEMPLATE_CACHE
 from core.themes import activate_theme, template_loader
+from core.throttle import register_throttle_jobs
 from core.timezones import time_zone_notice, usable_time_zone
 from core.views import register_core_blueprints
 from core.views.errors import register_error_handlers
@@ -93,6 +96,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
 
     _init_extensions(app, platform)
     install_security_headers(app, production)
+    install_redaction(app.logger.name)  # "Exception on /reset/TOKEN" would otherwise log a live link
     register_filters(app)
     register_error_handlers(app)
     register_core_blueprints(app, platform)
@@ -102,6 +106,8 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     register_reminder_jobs(jobs)
     register_recording_jobs(jobs)
     register_archive_jobs(jobs)
+    register_throttle_jobs(jobs)
+    register_account_jobs(jobs)
 
     for plugin_name, blueprints in call_each(plugin_manager, "register_blueprints", app=app):
         for blueprint in blueprints if isinstance(blueprints, list | tuple) else [blueprints]:

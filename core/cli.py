@@ -229,6 +229,8 @@ def check(ctx: click.Context, config_path: str | None) -> None:
 @click.pass_context
 def run(ctx: click.Context, config_path: str | None, host: str, port: int, no_worker: bool, debug: bool) -> None:
     """Serve the site with the development server and an in-process job consumer."""
+    from core.logging_redaction import install_redaction
+
     app = app_or_exit(ctx, config_path)
     platform = app.extensions["oss_connect"]
     consumer = None
@@ -241,6 +243,7 @@ def run(ctx: click.Context, config_path: str | None, host: str, port: int, no_wo
                    f"WebSocket Origin check use that address, not {served}; set site.base_url (or "
                    f"OSS_CONNECT__SITE__BASE_URL={served}) if people reach the site here", err=True)
     click.echo(f"serving {platform.settings.site.name} on {served}/ (Ctrl+C stops)")
+    install_redaction("werkzeug")  # link tokens never reach the request log
     try:
         app.extensions["socketio"].run(app, host=host, port=port, debug=debug, use_reloader=False,
                                        allow_unsafe_werkzeug=True, log_output=debug)
@@ -262,6 +265,7 @@ def serve(ctx: click.Context, config_path: str | None, bind: str, threads: int) 
     environment = dict(os.environ, OSS_CONNECT_CONFIG=str(loaded.path))
     arguments = [sys.executable, "-m", "gunicorn", "--workers", "1", "--worker-class", "gthread",
                  "--threads", str(threads), "--bind", bind, "--access-logfile", "-",
+                 "--logger-class", "core.gunicorn_logging.RedactingLogger",
                  *_gunicorn_version_flags(), "core.wsgi:app"]
     click.echo("exec " + " ".join(arguments))
     os.execve(arguments[0], arguments, environment)
@@ -371,9 +375,10 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
     """Create an admin account (or make an existing account admin)."""
     from core.accounts import create_admin as make_admin
     from core.db import database
+    from core.passwords import password_problems
 
     app = app_or_exit(ctx, config_path)
-    minimum = app.extensions["oss_connect"].settings.accounts.password_min_length
+    settings = app.extensions["oss_connect"].settings.accounts
     if "@" not in email or len(email) > 254:
         _fail(click.BadParameter(f"'{email}' is not an email address"))
     if password_stdin:
@@ -382,8 +387,10 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
         password = getpass.getpass("Password: ")
         if password != getpass.getpass("Repeat it: "):
             _fail(click.BadParameter("the two passwords differ"))
-    if len(password) < minimum:
-        _fail(click.BadParameter(f"the password needs at least {minimum} characters (accounts.password_min_length)"))
+    problems = password_problems(password, [email], min_length=settings.password_min_length,
+                                 min_score=settings.password_min_score)
+    if problems:
+        _fail(click.BadParameter(f"{problems[0]} (accounts.password_min_length and password_min_score set the rules)"))
     with app.app_context(), database.connection_context():
         user, created = make_admin(email, password)
     click.echo(f"{'created' if created else 'updated'} admin {user.email}")

@@ -62,6 +62,8 @@ def install_security_headers(app: Flask, production: bool) -> None:
         headers = response.headers
         headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         headers.setdefault("X-Content-Type-Options", "nosniff")
+        if request.view_args and "token" in request.view_args:
+            headers["Referrer-Policy"] = "no-referrer"  # an emailed link's token never leaves in a Referer
         headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Permissions-Policy", "camera=(self), microphone=(self), geolocation=()")

@@ -58,6 +58,12 @@ def post(client: Any, url: str, page: str, **data: Any) -> Any:
     return client.post(url, data={"csrf_token": token, **data})
 
 
+def arrive(client: Any, conversation_id: int) -> Any:
+    """Press "I'm here" on the conversation's join page (a GET of the page records nothing)."""
+    page = f"/conversations/{conversation_id}/join"
+    return post(client, page, page)
+
+
 def as_user(app: Any, login: Any, email: str) -> Any:
     other = app.test_client()
     login(email, test_client=other)
@@ -80,14 +86,21 @@ def refusal_of(app: Any, conversation: Any, reporter: Any) -> str:
     return str(refused.value)
 
 
-def test_waiting_page_records_presence_and_offers_no_show_only_after_the_delay(app, client, login, people):
+def test_waiting_page_records_presence_on_im_here_and_offers_no_show_only_after_the_delay(app, client, login,
+                                                                                        people):
     from core.models import Conversation, ConversationPresence
 
     ann, ben = people["ann"], people["ben"]
     early = booked(app, ann, ben, minutes_ago=3)
     login("ann@example.org")
     html = client.get(f"/conversations/{early.id}/join").get_data(as_text=True)
-    assert "Waiting for Ben" in html
+    assert "Waiting for Ben" in html and "I'm here" in html
+    with database.connection_context():
+        assert not ConversationPresence.select().exists()  # opening the page changes nothing
+    answer = arrive(client, early.id)
+    assert answer.status_code == 302
+    html = client.get(answer.headers["Location"]).get_data(as_text=True)
+    assert "You are here" in html
     assert "mark as no-show" not in html
     assert "10 minutes after the start" in html
     with database.connection_context():
@@ -100,6 +113,7 @@ def test_waiting_page_records_presence_and_offers_no_show_only_after_the_delay(a
     assert fresh(Conversation, early.id).status == "scheduled"
 
     late = booked(app, ann, ben, minutes_ago=11)
+    arrive(client, late.id)
     html = client.get(f"/conversations/{late.id}/join").get_data(as_text=True)
     assert "Ben G. has not come: mark as no-show" in html
 
@@ -113,6 +127,7 @@ def test_join_page_is_for_participants_and_within_the_window(app, client, login,
     ann = as_user(app, login, "ann@example.org")
     html = ann.get(f"/conversations/{conversation.id}/join").get_data(as_text=True)
     assert "You can come in from" in html
+    arrive(ann, conversation.id)
     with database.connection_context():
         assert not ConversationPresence.select().exists()  # too early: not recorded
 
@@ -123,8 +138,8 @@ def test_only_a_present_participant_may_mark_and_only_if_the_other_never_came(ap
     assert "only someone who came" in refusal_of(app, conversation, ann)
     assert "Only a participant" in refusal_of(app, conversation, cal)
 
-    as_user(app, login, "ann@example.org").get(f"/conversations/{conversation.id}/join")
-    as_user(app, login, "ben@example.org").get(f"/conversations/{conversation.id}/join")
+    arrive(as_user(app, login, "ann@example.org"), conversation.id)
+    arrive(as_user(app, login, "ben@example.org"), conversation.id)
     assert "Your partner has been here" in refusal_of(app, conversation, ann)
 
 
@@ -134,7 +149,7 @@ def test_absent_once_is_recorded_once_with_a_neutral_email(app, login, people, o
     ann, ben = people["ann"], people["ben"]
     conversation = booked(app, ann, ben, minutes_ago=15)
     ann_client = as_user(app, login, "ann@example.org")
-    ann_client.get(f"/conversations/{conversation.id}/join")
+    arrive(ann_client, conversation.id)
     answer = post(ann_client, f"/conversations/{conversation.id}/no-show", f"/conversations/{conversation.id}/join")
     assert answer.status_code == 302
     assert fresh(Conversation, conversation.id).status == "no_show"
@@ -160,7 +175,7 @@ def test_repeat_no_shows_lower_priority_then_suspend(app, login, people, outbox)
     assert before == [cal.id, ben.id, dee.id]  # by lean distance
 
     first = booked(app, dee, cal, minutes_ago=20)
-    as_user(app, login, "dee@example.org").get(f"/conversations/{first.id}/join")
+    arrive(as_user(app, login, "dee@example.org"), first.id)
     mark(app, first, dee)  # Cal's first no-show: lower priority (no_show_lower_priority_after: 1)
     with app.app_context(), database.connection_context():
         after = [item.user_id for item in ranked_suggestions(ann, 3)]
@@ -169,7 +184,7 @@ def test_repeat_no_shows_lower_priority_then_suspend(app, login, people, outbox)
     assert "others may be suggested before you" in outbox.last_to("cal@example.org").text
 
     second = booked(app, ben, cal, minutes_ago=20)
-    as_user(app, login, "ben@example.org").get(f"/conversations/{second.id}/join")
+    arrive(as_user(app, login, "ben@example.org"), second.id)
     mark(app, second, ben)  # the second: suspended (no_show_suspend_after: 2)
     with database.connection_context():
         suspended = User.get_by_id(cal.id)
@@ -220,7 +235,7 @@ def test_standby_page_needs_a_complete_profile(app, client, login, make_user):
 def test_nobody_on_standby_is_said_kindly(app, login, people):
     conversation = booked(app, people["ann"], people["ben"], minutes_ago=15)
     ann = as_user(app, login, "ann@example.org")
-    ann.get(f"/conversations/{conversation.id}/join")
+    arrive(ann, conversation.id)
     post(ann, f"/conversations/{conversation.id}/no-show", f"/conversations/{conversation.id}/join")
     html = ann.get(f"/conversations/{conversation.id}/join").get_data(as_text=True)
     assert "Nobody is standing by right now" in html and "find a new partner" in html
@@ -263,6 +278,7 @@ def test_rematch_starts_a_conversation_now_and_tells_the_standby_person(live_ser
         ann_session = session_for(base, "ann@example.org")
         join = f"{base}/conversations/{conversation.id}/join"
         token = csrf_token_from(ann_session.get(join, timeout=WAIT).text)
+        ann_session.post(join, data={"csrf_token": token}, timeout=WAIT)  # "I'm here"
         ann_session.post(f"{base}/conversations/{conversation.id}/no-show", data={"csrf_token": token},
                          timeout=WAIT)
         html = ann_session.get(join, timeout=WAIT).text
@@ -303,7 +319,7 @@ def test_a_standby_person_who_left_is_not_paired(app, login, people):
     cal_client = as_user(app, login, "cal@example.org")
     post(cal_client, "/standby", "/standby", action="on")
     ann_client = as_user(app, login, "ann@example.org")
-    ann_client.get(f"/conversations/{conversation.id}/join")
+    arrive(ann_client, conversation.id)
     post(ann_client, f"/conversations/{conversation.id}/no-show", f"/conversations/{conversation.id}/join")
     with database.connection_context():
         Standby.delete().execute()

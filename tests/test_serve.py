@@ -144,14 +144,15 @@ def test_anonymous_socket_is_refused_through_gunicorn(served):
 
 
 def failed_logins(url: str, client_address: str, attempts: int) -> list[int]:
-    """Status codes of wrong-password log-ins from one client, as nginx forwards them."""
+    """Status codes of wrong-password log-ins from one client, as nginx forwards them (each client tries an
+    address of its own, so the per-account throttle of core.throttle does not join in)."""
     session = requests.Session()
     session.headers["X-Forwarded-For"] = client_address
     statuses = []
     for _ in range(attempts):
         token = csrf_token_from(session.get(url + "/login", timeout=10).text)
-        answer = session.post(url + "/login", data={"email": "nobody@example.org", "password": "wrong password",
-                                                    "csrf_token": token}, timeout=30)
+        answer = session.post(url + "/login", data={"email": f"nobody-{client_address}@example.org",
+                                                    "password": "wrong password", "csrf_token": token}, timeout=30)
         statuses.append(answer.status_code)
     return statuses
 

@@ -322,16 +322,49 @@ class RateLimits(Section):
     storage_url: str = Field("memory://", description="memory:// or redis://HOST:PORT to share counters.")
 
 
+class ThrottleSettings(Section):
+    """Failed sign-ins and wrong event codes, counted in the database per account and per client address."""
+
+    free_failures: int = Field(3, ge=1, le=100, description=(
+        "Failed sign-ins on one account before each further attempt must wait (2, 4, 8, ... seconds)."))
+    max_delay_seconds: int = Field(300, ge=1, le=86400, description="The longest wait between two attempts.")
+    lock_after: int = Field(10, ge=2, le=1000, description=(
+        "Failed sign-ins on one account that lock it for lock_minutes; its owner is emailed a link that "
+        "unlocks it at once."))
+    lock_minutes: int = Field(15, ge=1, le=1440, description="How long a lock lasts.")
+    daily_cap: int = Field(50, ge=2, le=10000, description=(
+        "Failed sign-ins on one account in 24 hours that lock it for the rest of those 24 hours "
+        "(the emailed link still unlocks it)."))
+    address_free_failures: int = Field(20, ge=1, le=10000, description=(
+        "Failed sign-ins from one client address (any accounts) before each further attempt must wait."))
+    address_daily_cap: int = Field(200, ge=2, le=100000, description=(
+        "Failed sign-ins from one client address in 24 hours before it may not try again that day."))
+    code_attempts: int = Field(10, ge=1, le=1000, description=(
+        "Wrong cohort event codes one account, or one client address, may enter in code_window_minutes."))
+    code_window_minutes: int = Field(10, ge=1, le=1440, description="The window for code_attempts.")
+
+    @model_validator(mode="after")
+    def _cap_above_lock(self) -> ThrottleSettings:
+        if self.daily_cap < self.lock_after:
+            raise ValueError(f"daily_cap ({self.daily_cap}) must be at least lock_after ({self.lock_after})")
+        return self
+
+
 class AccountSettings(Section):
     """Accounts and sign-in."""
 
     allow_signup: bool = Field(True, description="Let visitors create accounts.")
     password_min_length: int = Field(10, ge=8, le=128, description="Minimum password length.")
+    password_min_score: int = Field(3, ge=0, le=4, description=(
+        "How hard to guess a new password must be, on zxcvbn's scale 0-4 (3: about 10^8 guesses; 0 turns the "
+        "check off). Common passwords and the person's own address or name score low."))
     verification_hours: int = Field(48, ge=1, le=720, description="Lifetime of an email verification link.")
     reset_minutes: int = Field(60, ge=5, le=1440, description="Lifetime of a password-reset link.")
     magic_link_minutes: int = Field(15, ge=5, le=1440, description="Lifetime of a log-in link.")
     remember_days: int = Field(30, ge=1, le=365, description="How long \"remember me\" lasts.")
     rate_limits: RateLimits = Field(default_factory=RateLimits, description="Abuse protection.")
+    throttle: ThrottleSettings = Field(default_factory=ThrottleSettings, description=(
+        "Sign-in throttling per account and per address, and account locks."))
 
 
 class MatchingSettings(Section):

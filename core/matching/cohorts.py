@@ -29,6 +29,10 @@ class CohortError(ValueError):
         self.needs_profile = needs_profile
 
 
+class UnknownCodeError(CohortError):
+    """No cohort has the code (what a guesser sees; the join page throttles it)."""
+
+
 @dataclass(frozen=True)
 class Leftover:
     """A member left unpaired, and why."""
@@ -97,7 +101,7 @@ def join(user: Any, code: str) -> tuple[Cohort, bool]:
     """Add a participant to the cohort with `code`; returns (cohort, joined now). Joining twice is a no-op."""
     cohort = by_code(code)
     if cohort is None:
-        raise CohortError("No event has that code. Check the code you were given (letters, digits and dashes).")
+        raise UnknownCodeError("No event has that code. Check the code you were given (letters, digits and dashes).")
     existing = CohortMember.get_or_none((CohortMember.cohort == cohort) & (CohortMember.user == user.id))
     if existing is not None:
         return cohort, False

@@ -28,16 +28,19 @@ from core.models.scheduling import (
     SlotProposal,
     Standby,
 )
+from core.models.throttle import AccountLock, ThrottleFailure
 
 CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, Cohort, CohortMember, CohortPair,
                Invitation, Match, Dismissal, Block, Report, ModerationAction, LiveSession, LiveRsvp, Conversation,
                SlotProposal, Message, AgreementAcceptance, ReminderSent, NoShow, Standby,
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
                RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput,
-               ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent]
+               ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent, ThrottleFailure,
+               AccountLock]
 
 __all__ = [
     "CORE_MODELS",
+    "AccountLock",
     "AgreementAcceptance",
     "Answer",
     "ArchiveConsent",
@@ -77,5 +80,6 @@ __all__ = [
     "RoomState",
     "SlotProposal",
     "Standby",
+    "ThrottleFailure",
     "User",
 ]

@@ -51,7 +51,8 @@ def refusal(conversation: Conversation, reporter_id: int, now: dt.datetime | Non
         return (f"It is too early: a no-show can be marked {minutes} minutes after the start, "
                 f"in {wait} minute{'s' if wait != 1 else ''}. Your partner may still come.")
     if not was_present(conversation, reporter_id):
-        return "Open the conversation's join page first: only someone who came can mark a no-show."
+        return ("Press “I'm here” on the conversation's join page first (or enter the room): only someone "
+                "who came can mark a no-show.")
     if was_present(conversation, partner_id(conversation, reporter_id)):
         return "Your partner has been here: they are not a no-show."
     return None

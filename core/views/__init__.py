@@ -37,9 +37,10 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
     from core.views import calendar
 
     app.register_blueprint(calendar.blueprint)
-    from core.views import no_shows, tech_check
+    from core.views import no_shows, tech_check, unlock
 
     app.register_blueprint(no_shows.blueprint)
     app.register_blueprint(tech_check.blueprint)
+    app.register_blueprint(unlock.blueprint)
     limiter = apply_rate_limits(app, platform.settings.accounts.rate_limits)
     matching.apply_invitation_limit(app, limiter, platform.settings.matching)

@@ -8,8 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts
-from core.models import User
+from core import accounts, throttle
 from core.timezones import sorted_time_zone_names
 from core.views.forms import ConfirmForm, EmailOnlyForm, LoginForm, NewPasswordForm, SignupForm, TimeZoneForm
 
@@ -57,9 +56,7 @@ def resend_verification() -> str | Response:
     """Send a new verification link (same answer whether or not the address has an account)."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        user = User.by_email(form.email.data)
-        if user is not None and user.is_active and not user.is_verified:
-            accounts.send_verification(user)
+        accounts.request_link(accounts.VERIFY, form.email.data)
         return render_template("auth/check_email.html", email=form.email.data, reason="verify")
     return render_template("auth/email_only.html", form=form, heading="Send a new confirmation link",
                            button="Send the link"), 400 if form.errors else 200
@@ -73,7 +70,11 @@ def login() -> str | Response:
     form = LoginForm()
     error = None
     if form.validate_on_submit():
-        user = accounts.authenticate(form.email.data, form.password.data)
+        attempt = throttle.start_sign_in(form.email.data)  # refused: the password is not even checked
+        user = None if attempt.refusal else accounts.authenticate(form.email.data, form.password.data)
+        throttle.record_outcome(attempt, user)
+        if attempt.refusal is not None:
+            return render_template("auth/login.html", form=form, error=attempt.refusal.message), 429
         if user is None:
             error = "That email address and password do not match an account."
         elif not user.is_verified:
@@ -98,7 +99,7 @@ def reset_request() -> str | Response:
     """Ask for a password-reset link."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        accounts.request_password_reset(form.email.data)
+        accounts.request_link(accounts.RESET, form.email.data)
         return render_template("auth/check_email.html", email=form.email.data, reason="reset")
     return render_template("auth/email_only.html", form=form, heading="Reset your password",
                            button="Send me a reset link"), 400 if form.errors else 200
@@ -122,13 +123,16 @@ def welcome(token: str) -> str | Response:
 def _choose_password(token: str, purpose: str, kind: str, next_endpoint: str, done: str,
                      **page: str) -> str | Response:
     """A single-use link's password form: checked on GET, spent on a valid POST, then signed in."""
-    if accounts.peek_token(token, purpose) is None:
+    owner = accounts.peek_token(token, purpose)
+    if owner is None:
         return render_template("auth/link_invalid.html", kind=kind), 400
     form = NewPasswordForm()
+    form.user_inputs = (owner.email, owner.display_name)
     if form.validate_on_submit():
         user = accounts.set_password_with_token(token, form.password.data, purpose)
         if user is None:
             return render_template("auth/link_invalid.html", kind=kind), 400
+        throttle.clear_account(user)  # a new password: earlier failed guesses and any lock no longer matter
         accounts.start_session(user)
         flash(done, "success")
         return redirect(url_for(next_endpoint))
@@ -140,7 +144,7 @@ def magic_request() -> str | Response:
     """Ask for a one-time sign-in link."""
     form = EmailOnlyForm()
     if form.validate_on_submit():
-        accounts.send_magic_link(form.email.data)
+        accounts.request_link(accounts.MAGIC, form.email.data)
         return render_template("auth/check_email.html", email=form.email.data, reason="magic")
     return render_template("auth/email_only.html", form=form, heading="Sign in with a link by email",
                            button="Email me a sign-in link"), 400 if form.errors else 200

@@ -9,6 +9,7 @@ from wtforms import IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange
 
+from core import throttle
 from core.ids import MAX_ID
 from core.matching import cohorts
 from core.models import Cohort, CohortMember
@@ -58,19 +59,28 @@ class PairForm(TextForm):
 def join() -> str | Response | tuple[str, int]:
     """Join a partner event's cohort with its code (needs a complete profile)."""
     form = JoinForm()
-    error, needs_profile = None, False
+    error, needs_profile, refused = None, False, False
     if form.validate_on_submit():
+        attempt = throttle.start_code_attempt(current_user.id)  # refused: the code is not even looked up
         try:
+            if attempt.refusal is not None:
+                refused = True
+                raise cohorts.CohortError(f"Too many wrong codes: try again in {attempt.refusal.wait}. "
+                                          "Check the code with the event's organisers.")
             cohort, joined = cohorts.join(current_user, form.code.data)
         except cohorts.CohortError as problem:
             error, needs_profile = str(problem), problem.needs_profile
             form.code.errors = [error]
+            if not isinstance(problem, cohorts.UnknownCodeError):
+                throttle.code_was_right(attempt)
         else:
+            throttle.code_was_right(attempt)
             flash(f"You joined {cohort.name}." if joined else f"You are already in {cohort.name}.", "success")
             return redirect(url_for("cohorts.join"))
     memberships = list(CohortMember.select().where(CohortMember.user == current_user.id).order_by(CohortMember.id))
+    status = 429 if refused else 400 if form.errors else 200
     return render_template("cohorts/join.html", form=form, needs_profile=needs_profile,
-                           memberships=memberships), 400 if form.errors else 200
+                           memberships=memberships), status
 
 
 # --- admin -----------------------------------------------------------------------------------

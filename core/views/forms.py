@@ -12,6 +12,7 @@ from wtforms.csrf.core import CSRFTokenField
 from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
 
 from core.input_checks import multi_line_problem, normalise_line_breaks, not_utf8_problem, single_line_problem
+from core.passwords import password_problems
 from core.timezones import time_zone_names
 
 _EMAIL = [InputRequired("Enter your email address."),
@@ -75,15 +76,20 @@ _LABEL_NOTE = re.compile(r"\s*\([^)]*\)\s*$")
 
 
 class MinimumPassword:
-    """Password length from the config (accounts.password_min_length), at most 1024 characters."""
+    """The password policy from the config (accounts.password_min_length and password_min_score).
+
+    The person's own details count as easy guesses: the form's email field if it has one, and any
+    `user_inputs` the view sets on the form (the address and name of the account a link belongs to).
+    """
 
     def __call__(self, form: Any, field: Any) -> None:
-        minimum = current_app.extensions["oss_connect"].settings.accounts.password_min_length
-        value = field.data or ""
-        if len(value) < minimum:
-            raise ValidationError(f"Use at least {minimum} characters.")
-        if len(value) > 1024:
-            raise ValidationError("Use at most 1024 characters.")
+        settings = current_app.extensions["oss_connect"].settings.accounts
+        email = getattr(getattr(form, "email", None), "data", None)
+        own = [value for value in (email, *getattr(form, "user_inputs", ())) if isinstance(value, str)]
+        problems = password_problems(field.data or "", own, min_length=settings.password_min_length,
+                                     min_score=settings.password_min_score)
+        if problems:
+            raise ValidationError(problems[0])
 
 
 class SignupForm(TextForm):

@@ -49,18 +49,24 @@ def _offers(conversation: Conversation) -> tuple[list[tuple[Any, Any]], str | No
     return [(item, profile_for(item.user_id, "partners")) for item in partners], None
 
 
-@blueprint.route("/conversations/<int:conversation_id>/join")
+@blueprint.route("/conversations/<int:conversation_id>/join", methods=["GET", "POST"])
 @login_required
 def join(conversation_id: int) -> Any:
-    """Join a conversation within its window: record presence and show who we are waiting for."""
+    """GET shows the conversation's waiting page (and changes nothing); POST, within the window, records
+    that the participant is here ("I'm here"; entering the room records it too)."""
     conversation = _conversation(conversation_id)
     state = window_state(conversation)
+    if request.method == "POST":
+        if state == "open" and conversation.status != "no_show":
+            record_presence(conversation, current_user.id)
+        else:
+            flash("The conversation is not open now, so there is nothing to arrive at.", "error")
+        return redirect(url_for("no_shows.join", conversation_id=conversation.id))
     other_id = partner_id(conversation, current_user.id)
     partner = profile_for(other_id, "partners")
     context: dict[str, Any] = {"conversation": conversation, "partner": partner, "state": state,
                                "window": join_window(conversation), "settings": _settings()}
-    if state == "open" and conversation.status != "no_show":
-        record_presence(conversation, current_user.id)
+    context["me_here"] = was_present(conversation, current_user.id)
     context["partner_here"] = was_present(conversation, other_id)
     context["no_show_from"] = no_shows.may_mark_from(conversation)
     context["may_mark"] = (state == "open" and conversation.status in ("scheduled", "in_progress")

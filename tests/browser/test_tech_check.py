@@ -141,6 +141,7 @@ def test_join_and_standby_pages_are_accessible(live_server, page, browser, theme
     open_page(page, f"{live_server.url}/conversations/{conversation.id}/join")
     assert page.get_by_role("heading", name="Waiting for Ben G.").is_visible()
     assert_accessible(page)
+    page.get_by_role("button", name="I'm here").click()  # opening the page records nothing; this does
     page.get_by_role("button", name="Ben G. has not come: mark as no-show").click()
     page.get_by_role("button", name="Talk with Cal G. now").wait_for()
     assert_accessible(page)
