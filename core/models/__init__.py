@@ -28,13 +28,15 @@ from core.models.scheduling import (
     SlotProposal,
     Standby,
 )
+from core.models.sessions import SessionSocket, UserSession
 
 CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, Cohort, CohortMember, CohortPair,
                Invitation, Match, Dismissal, Block, Report, ModerationAction, LiveSession, LiveRsvp, Conversation,
                SlotProposal, Message, AgreementAcceptance, ReminderSent, NoShow, Standby,
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
                RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput,
-               ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent]
+               ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent,
+               UserSession, SessionSocket]
 
 __all__ = [
     "CORE_MODELS",
@@ -75,7 +77,9 @@ __all__ = [
     "Report",
     "RoomConnection",
     "RoomState",
+    "SessionSocket",
     "SlotProposal",
     "Standby",
     "User",
+    "UserSession",
 ]
