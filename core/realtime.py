@@ -97,7 +97,7 @@ def on_disconnect(socketio: SocketIO, handler: Callable[[], None]) -> None:
     socketio.oss_disconnect_handlers.append(handler)  # type: ignore[attr-defined]
 
 
-def drop_connections(sids: Iterable[str]) -> None:
+def drop_connections(sids: Iterable[str], delay: float = 0.0) -> None:
     """Disconnect these Socket.IO connections now, wherever they are (a message queue reaches the
     other processes); their disconnect handlers take them out of their rooms. Runs in a background
     task, so the caller's transaction and database connection are left alone."""
@@ -107,6 +107,8 @@ def drop_connections(sids: Iterable[str]) -> None:
     socketio = current_app.extensions["socketio"]
 
     def drop() -> None:
+        if delay:
+            socketio.sleep(delay)
         for sid in sids:
             try:
                 socketio.server.disconnect(sid, namespace="/")

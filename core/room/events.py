@@ -63,7 +63,7 @@ def _authorised(data: Any, joined: bool = True) -> tuple[Conversation, User, str
     if not isinstance(conversation_id, int) or isinstance(conversation_id, bool) or conversation_id < 1:
         return refused("conversation_id must be a positive whole number.", "bad_request")
     if not current_user.is_authenticated:
-        drop_connections([request.sid])  # its session ended: this connection goes too
+        drop_connections([request.sid], delay=0.5)  # its session ended: this connection goes too, after the answer
         return refused("Sign in again.", "unauthenticated")
     user = User.get_or_none(User.id == current_user.id)
     conversation = Conversation.get_or_none(Conversation.id == conversation_id)
