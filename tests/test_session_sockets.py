@@ -272,3 +272,31 @@ def test_the_same_idle_session_outside_a_room_ends(browser_for, cast, conversati
 
     assert not ann.signed_in()
     assert socket.closed.wait(WAIT)
+
+
+# --- several processes: the message queue carries the disconnect ---------------------------------
+
+class TestAcrossProcesses:
+    """With a Redis message queue, a session ended by another process of the site (a second app on the
+    same queue and database, as a second gunicorn process would be) disconnects the socket here."""
+
+    @pytest.fixture
+    def oss_connect_settings(self) -> dict[str, Any]:
+        from tests.test_realtime import redis_url_or_skip
+
+        return {**ROOM_SETTINGS, "realtime": {"message_queue": redis_url_or_skip()}}
+
+    def test_a_session_ended_by_another_process_disconnects_the_socket(self, browser_for, live_server, cast):
+        from core import sessions
+        from core.app import create_app
+        from core.config import load_config
+
+        ann = browser_for("ann@example.org")
+        socket = ann.socket()
+        other_process = create_app(load_config(live_server.instance / "oss-connect.yaml",
+                                               extra_plugins=room_plugins()), testing=True)
+
+        with other_process.test_request_context(), database.connection_context():
+            assert sessions.end_all_for_user(cast["ann"].id, sessions.SUSPENDED) == 1
+
+        assert socket.closed.wait(WAIT), "the disconnect did not reach the process that holds the socket"
