@@ -384,6 +384,19 @@ def test_nobody_can_sign_out_someone_elses_session(app, client, make_user):
     assert is_signed_in(bobs_browser)
 
 
+@pytest.mark.parametrize("session_id", ["0", "99999999999999999999", "2147483648"])
+def test_an_impossible_session_id_gets_a_message_not_an_error(client, make_user, session_id):
+    make_user("ada@example.org")
+    sign_in(client, "ada@example.org")
+    token = csrf_token_from(client.get("/account").get_data(as_text=True))
+
+    response = client.post(f"/account/sessions/{session_id}/end", data={"csrf_token": token}, follow_redirects=True)
+
+    assert response.status_code == 200
+    assert "That session had already ended." in response.get_data(as_text=True)
+    assert is_signed_in(client)
+
+
 def test_signing_out_this_device_from_the_list_signs_me_out(client, make_user):
     ada = make_user("ada@example.org")
     sign_in(client, "ada@example.org", remember=True)
