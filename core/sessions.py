@@ -235,6 +235,8 @@ def end(record: UserSession, reason: str | None, actor_id: int | None = None) ->
 
 def end_one(user_id: int, session_id: int, actor_id: int | None = None) -> bool:
     """End one of `user_id`'s sessions by its id (from the account page); False when it is not theirs."""
+    if not 0 < session_id < 2**63:  # beyond any id (SQLite cannot even compare it)
+        return False
     record = UserSession.get_or_none((UserSession.id == session_id) & (UserSession.user == user_id))
     if record is None:
         return False
