@@ -34,6 +34,9 @@ TOUCH_EVERY = dt.timedelta(seconds=60)
 REMEMBER_GRACE = dt.timedelta(seconds=30)
 """How long the previous remember-me validator still works (two tabs restoring at once), without rotating."""
 
+ROOM_HOLD_AT_MOST = dt.timedelta(hours=6)
+"""A room connection older than this no longer keeps a session alive (one left behind by a crashed process)."""
+
 _REMEMBER_SHAPE = re.compile(r"^([A-Za-z0-9_-]{16,32}):([A-Za-z0-9_-]{32,64})$")
 
 # Why sessions end (the audit record's details hold these words).
@@ -201,7 +204,8 @@ def _remembered(record: UserSession, now: dt.datetime) -> bool:
 def in_room(record: UserSession) -> bool:
     """True while one of the session's sockets is in a conversation's room."""
     return (SessionSocket.select().join(RoomConnection, on=(RoomConnection.sid == SessionSocket.sid))
-            .where(SessionSocket.session == record.id).exists())
+            .where((SessionSocket.session == record.id)
+                   & (RoomConnection.connected_at > utcnow() - ROOM_HOLD_AT_MOST)).exists())
 
 
 def current() -> UserSession | None:
@@ -287,5 +291,6 @@ def sweep_expired() -> int:
     dead = ((UserSession.idle_expires_at <= now) | (UserSession.absolute_expires_at <= now)) & (
         UserSession.remember_expires_at.is_null() | (UserSession.remember_expires_at <= now))
     in_rooms = (SessionSocket.select(SessionSocket.session)
-                .join(RoomConnection, on=(RoomConnection.sid == SessionSocket.sid)))
+                .join(RoomConnection, on=(RoomConnection.sid == SessionSocket.sid))
+                .where(RoomConnection.connected_at > now - ROOM_HOLD_AT_MOST))
     return UserSession.delete().where(dead & UserSession.id.not_in(in_rooms)).execute()

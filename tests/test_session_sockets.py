@@ -263,6 +263,17 @@ def test_an_idle_session_in_a_room_is_kept_alive(browser_for, cast, conversation
     assert session.idle_expires_at > utcnow()
 
 
+def test_a_room_connection_left_behind_for_hours_keeps_nothing_alive(browser_for, cast, conversation):
+    ann = browser_for("ann@example.org")
+    join(ann.socket(), conversation)
+    with database.connection_context():
+        RoomConnection.update(connected_at=utcnow() - dt.timedelta(hours=7)).execute()  # as after a crash
+        UserSession.update(idle_expires_at=utcnow() - dt.timedelta(minutes=1)).where(
+            UserSession.user == cast["ann"].id).execute()
+
+    assert not ann.signed_in()
+
+
 def test_the_same_idle_session_outside_a_room_ends(browser_for, cast, conversation):
     ann = browser_for("ann@example.org")
     socket = ann.socket()  # connected, but not in a room
