@@ -144,6 +144,12 @@ def keep_alive(record: UserSession, now: dt.datetime | None = None) -> UserSessi
     return record
 
 
+def extendable(record: UserSession) -> bool:
+    """Whether activity would move the end of this session by more than a minute (not when the absolute
+    lifetime is what ends it)."""
+    return record.absolute_expires_at - record.idle_expires_at > TOUCH_EVERY
+
+
 def resume(cookie: str | None) -> tuple[UserSession, str | None, str | None] | None:
     """Use a remember-me cookie: (session, new key, new cookie value), or None when it is not valid.
 

@@ -275,6 +275,18 @@ def test_stay_signed_in_extends_the_idle_deadline_with_a_csrf_token_only(client,
     assert answer.get_json()["seconds_left"] > 29 * 60
 
 
+def test_near_the_absolute_lifetime_the_status_says_it_cannot_be_extended(client, make_user):
+    ada = make_user("ada@example.org")
+    sign_in(client, "ada@example.org")
+    soon = utcnow() + dt.timedelta(minutes=1)
+    shift(ada, idle_expires_at=soon, absolute_expires_at=soon + dt.timedelta(seconds=5), last_seen_at=utcnow())
+
+    status = client.get("/session/status").get_json()
+
+    assert status["extendable"] is False
+    assert status["seconds_left"] <= 60
+
+
 def test_the_status_of_a_signed_out_browser_says_so(client):
     assert client.get("/session/status").get_json() == {"signed_in": False}
     assert client.post("/session/extend", headers={"X-CSRFToken": "nonsense"}).status_code == 400

@@ -27,7 +27,7 @@ def _status() -> dict[str, Any]:
     ends_at = min(record.idle_expires_at, record.absolute_expires_at)
     return {"signed_in": True,
             "seconds_left": max(0, int((ends_at - now).total_seconds())),
-            "extendable": record.idle_expires_at < record.absolute_expires_at,
+            "extendable": sessions.extendable(record),
             "warn": not (in_room or remembered),
             "warning_seconds": min(sessions.warning_seconds(), int(idle.total_seconds()) // 2)}
 

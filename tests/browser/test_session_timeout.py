@@ -91,3 +91,21 @@ def test_no_warning_while_there_is_time(live_server, page):
     page.wait_for_load_state("networkidle")
 
     assert page.get_by_role("alertdialog").count() == 0
+
+
+def test_before_the_absolute_lifetime_the_page_says_when_the_sign_in_ends(live_server, page):
+    ann = create_account("ann@example.org")
+    sign_in(page, live_server.url, "ann@example.org")
+    with database.connection_context():
+        soon = utcnow() + dt.timedelta(seconds=90)
+        UserSession.update(idle_expires_at=soon, absolute_expires_at=soon, last_seen_at=utcnow()).where(
+            UserSession.user == ann.id).execute()
+
+    open_page(page, live_server.url + "/account")
+
+    dialog = page.get_by_role("alertdialog", name="Are you still there?")
+    dialog.wait_for()
+    assert "this sign-in ends in" in dialog.inner_text()
+    assert dialog.get_by_role("button", name="Stay signed in").count() == 0
+    dialog.get_by_role("button", name="OK").click()
+    dialog.wait_for(state="hidden")
