@@ -10,7 +10,7 @@ import secrets
 
 from flask import current_app
 
-from core import session_cookies, sessions
+from core import audit, session_cookies, sessions
 from core.db import database, utcnow
 from core.mail import queue_email
 from core.models import AuthToken, User
@@ -189,11 +189,15 @@ def create_admin(email: str, password: str) -> tuple[User, bool]:
         created = user is None
         if user is None:
             user = User(email=email)
+        previous_role = user.role
         user.password_hash = hash_password(password)
         user.role = "admin"
         user.is_active = True
         user.email_verified_at = user.email_verified_at or utcnow()
         user.save()
         if not created:  # a new password and perhaps a new role: the account's sessions end
+            if previous_role != "admin":
+                audit.record_event(audit.ROLE_CHANGED, subject_id=user.id,
+                                   details={"from": previous_role, "to": "admin"})
             sessions.end_all_for_user(user.id, sessions.PASSWORD_CHANGED)
     return user, created

@@ -485,6 +485,21 @@ def test_set_role_ends_every_session_and_is_audited(app, client, make_user, runn
     assert changed.subject_id == ada.id and changed.details == {"from": "participant", "to": "facilitator"}
 
 
+def test_create_admin_on_an_existing_account_ends_its_sessions_and_records_the_role_change(app, client, make_user):
+    from core.accounts import create_admin
+
+    ada = make_user("ada@example.org")
+    sign_in(client, "ada@example.org")
+
+    with app.app_context(), database.connection_context():
+        create_admin("ada@example.org", "another long passphrase")
+
+    assert not is_signed_in(client)
+    [changed] = events(audit.ROLE_CHANGED)
+    assert changed.subject_id == ada.id and changed.details == {"from": "participant", "to": "admin"}
+    assert events(audit.SESSIONS_REVOKED)[0].details["reason"] == "password_changed"
+
+
 def test_suspension_ends_every_session(app, client, make_user):
     from core import safety
 
