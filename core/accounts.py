@@ -10,10 +10,9 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, session
-from flask_login import login_user, logout_user
+from flask import current_app
 
-from core import audit
+from core import audit, session_cookies, sessions
 from core.db import database, utcnow
 from core.mail import queue_email
 from core.models import AuthToken, User
@@ -116,18 +115,17 @@ def authenticate(email: str, password: str) -> User | None:
 
 
 def start_session(user: User, remember: bool = False) -> None:
-    """Sign in with a fresh session (the old session's contents are dropped)."""
-    session.clear()
-    login_user(user, remember=remember)
-    session.permanent = False
+    """Sign in with a fresh server-side session (the browser's previous one ends, its cookie contents are
+    dropped); `remember` also gives this device a "keep me signed in" token. Records SIGN_IN."""
+    session_cookies.start(user, remember=remember)
     user.last_login_at = utcnow()
     user.save()
 
 
 def end_session() -> None:
-    """Sign out and drop the session (in this order, so Flask-Login still deletes the remember cookie)."""
-    session.clear()
-    logout_user()
+    """Sign this browser out: its server-side session ends (open sockets included), both cookies go.
+    Records SIGN_OUT."""
+    session_cookies.end()
 
 
 def request_link(kind: str, email: str) -> None:
@@ -177,8 +175,8 @@ def reset_password(raw: str, password: str) -> User | None:
 
 
 def set_password_with_token(raw: str, password: str, purpose: str) -> User | None:
-    """Spend a reset or invitation token, set the password, sign the account out everywhere; the link
-    proved the address, so it counts as verified."""
+    """Spend a reset or invitation token, set the password, sign the account out everywhere (every
+    session ends, open sockets included); the link proved the address, so it counts as verified."""
     with database.atomic():
         user = consume_token(raw, purpose)
         if user is None:
@@ -187,6 +185,7 @@ def set_password_with_token(raw: str, password: str, purpose: str) -> User | Non
         user.session_version += 1
         user.email_verified_at = user.email_verified_at or utcnow()
         user.save()
+        sessions.end_all_for_user(user.id, sessions.PASSWORD_CHANGED, actor_id=user.id)
     return user
 
 
@@ -228,9 +227,15 @@ def create_admin(email: str, password: str) -> tuple[User, bool]:
         created = user is None
         if user is None:
             user = User(email=email)
+        previous_role = user.role
         user.password_hash = hash_password(password)
         user.role = "admin"
         user.is_active = True
         user.email_verified_at = user.email_verified_at or utcnow()
         user.save()
+        if not created:  # a new password and perhaps a new role: the account's sessions end
+            if previous_role != "admin":
+                audit.record_event(audit.ROLE_CHANGED, subject_id=user.id,
+                                   details={"from": previous_role, "to": "admin"})
+            sessions.end_all_for_user(user.id, sessions.PASSWORD_CHANGED)
     return user, created

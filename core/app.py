@@ -25,7 +25,6 @@ from core.logging_redaction import install_redaction
 from core.mail import SEND_EMAIL_JOB, send_email_job
 from core.matching.invitations import EXPIRE_INVITATIONS_JOB, expire_due
 from core.migrate import migration_sets
-from core.models import User
 from core.platform import Platform
 from core.plugins_loader import StartupError, build_plugin_manager, call_each, collect_providers
 from core.providers import PROVIDER_KINDS
@@ -35,6 +34,8 @@ from core.room.events import register_room_events
 from core.scheduling.live import PAIR_LIVE_SESSIONS_JOB, pair_due_sessions
 from core.scheduling.reminders import register_reminder_jobs
 from core.security import csrf, install_security_headers, session_cookie_settings
+from core.session_cookies import install as install_sessions
+from core.sessions import sweep_expired
 from core.template_cache import TEMPLATE_CACHE
 from core.themes import activate_theme, template_loader
 from core.throttle import register_throttle_jobs
@@ -45,6 +46,7 @@ from core.views.filters import register_filters
 from core.views.utf8 import install_utf8_check
 
 CORE_DIR = Path(__file__).resolve().parent
+SWEEP_SESSIONS_JOB = "sweep_expired_sessions"
 
 
 def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
@@ -103,6 +105,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     jobs.task(SEND_EMAIL_JOB, retries=5, retry_delay=60)(send_email_job)
     jobs.periodic(EXPIRE_INVITATIONS_JOB, crontab(minute="*/10"))(expire_due)
     jobs.periodic(PAIR_LIVE_SESSIONS_JOB, crontab(minute="*"))(pair_due_sessions)
+    jobs.periodic(SWEEP_SESSIONS_JOB, crontab(minute="23"))(sweep_expired)
     register_reminder_jobs(jobs)
     register_recording_jobs(jobs)
     register_archive_jobs(jobs)
@@ -159,8 +162,8 @@ def _init_extensions(app: Flask, platform: Platform) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = "Please sign in to see that page."
     login_manager.session_protection = "basic"
-    login_manager.user_loader(User.from_session_id)
     login_manager.init_app(app)
+    install_sessions(app, login_manager)
 
     def user_time_zone() -> str | None:
         """The viewer's own zone; None (the site's) when they have none or it is unknown here."""

@@ -403,6 +403,7 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
 @click.pass_context
 def set_role(ctx: click.Context, config_path: str | None, email: str, role: str) -> None:
     """Give an existing account a role: participant, facilitator (may be assigned to conversations) or admin."""
+    from core import audit, sessions
     from core.db import database
     from core.models import User
 
@@ -413,8 +414,13 @@ def set_role(ctx: click.Context, config_path: str | None, email: str, role: str)
             click.echo(f"no account with the address {email}; the person signs up first (or use create-admin)",
                        err=True)
             sys.exit(1)
-        User.update(role=role).where(User.id == user.id).execute()
-    click.echo(f"{user.email} is now {'an' if role[0] in 'aeiou' else 'a'} {role}")
+        if user.role != role:
+            with database.atomic():
+                User.update(role=role).where(User.id == user.id).execute()
+                audit.record_event(audit.ROLE_CHANGED, subject_id=user.id, details={"from": user.role, "to": role})
+                sessions.end_all_for_user(user.id, sessions.ROLE_CHANGED)
+    click.echo(f"{user.email} is now {'an' if role[0] in 'aeiou' else 'a'} {role}"
+               + (" (signed out everywhere)" if user.role != role else ""))
 
 
 @cli.command("process-recording")

@@ -7,6 +7,7 @@ from typing import Any
 
 import peewee
 
+from core import sessions
 from core.db import database, utcnow
 from core.matching.access import may_see_profile
 from core.models import Block, Invitation, Match, ModerationAction, Report, User
@@ -175,8 +176,8 @@ def act(report_or_subject: Report | User, admin: Any, action: str, note: str = "
     """Apply a moderation action and record it.
 
     dismiss: close the report; warn: email the participant a neutral warning, close the report as
-    warned; suspend: deactivate the account, sign it out everywhere, cancel its open invitations, close
-    its open reports as suspended; reinstate: reactivate the account.
+    warned; suspend: deactivate the account, sign it out everywhere (open sockets too), cancel its open
+    invitations, close its open reports as suspended; reinstate: reactivate the account.
     """
     if action not in ACTION_LABELS:
         raise SafetyError(f"Unknown action '{action}': use one of {', '.join(ACTION_LABELS)}.")
@@ -196,6 +197,7 @@ def act(report_or_subject: Report | User, admin: Any, action: str, note: str = "
             User.update(is_active=False, session_version=User.session_version + 1).where(
                 User.id == subject.id).execute()
             cancel_open_invitations(subject.id)
+            sessions.end_all_for_user(subject.id, sessions.SUSPENDED, actor_id=_id(admin) if admin else None)
             still_open = Report.select().where((Report.reported == subject.id) & (Report.status == "open"))
             _close(still_open, "suspended", admin)
         elif action == "reinstate":

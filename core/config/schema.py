@@ -348,6 +348,22 @@ class ThrottleSettings(Section):
         if self.daily_cap < self.lock_after:
             raise ValueError(f"daily_cap ({self.daily_cap}) must be at least lock_after ({self.lock_after})")
         return self
+class SessionSettings(Section):
+    """How long a sign-in lasts. Staff means every role other than participant (admins, facilitators, and
+    any role added later)."""
+
+    idle_minutes: int = Field(30, ge=1, le=1440,
+                              description="A participant's session ends after this many minutes without activity.")
+    absolute_hours: int = Field(12, ge=1, le=720,
+                                description="A participant's session ends this many hours after signing in, "
+                                "active or not.")
+    staff_idle_minutes: int = Field(15, ge=1, le=1440, description="The idle timeout of staff accounts.")
+    staff_absolute_hours: int = Field(8, ge=1, le=720, description="The absolute lifetime of a staff session.")
+    warning_seconds: int = Field(120, ge=10, le=1800,
+                                 description="How long before an idle timeout the page warns and offers to "
+                                 "stay signed in.")
+    remember_staff: bool = Field(False, description="Let staff accounts use \"keep me signed in\" "
+                                 "(off: staff sign in again after every idle timeout).")
 
 
 class AccountSettings(Section):
@@ -362,6 +378,8 @@ class AccountSettings(Section):
     reset_minutes: int = Field(60, ge=5, le=1440, description="Lifetime of a password-reset link.")
     magic_link_minutes: int = Field(15, ge=5, le=1440, description="Lifetime of a log-in link.")
     remember_days: int = Field(30, ge=1, le=365, description="How long \"remember me\" lasts.")
+    sessions: SessionSettings = Field(default_factory=SessionSettings,
+                                      description="Idle timeout and absolute lifetime of sign-ins.")
     rate_limits: RateLimits = Field(default_factory=RateLimits, description="Abuse protection.")
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings, description=(
         "Sign-in throttling per account and per address, and account locks."))

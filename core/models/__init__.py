@@ -28,6 +28,7 @@ from core.models.scheduling import (
     SlotProposal,
     Standby,
 )
+from core.models.sessions import SessionSocket, UserSession
 from core.models.throttle import AccountLock, ThrottleFailure
 
 CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, Cohort, CohortMember, CohortPair,
@@ -36,7 +37,7 @@ CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, 
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
                RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput,
                ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent, ThrottleFailure,
-               AccountLock]
+               AccountLock, UserSession, SessionSocket]
 
 __all__ = [
     "CORE_MODELS",
@@ -78,8 +79,10 @@ __all__ = [
     "Report",
     "RoomConnection",
     "RoomState",
+    "SessionSocket",
     "SlotProposal",
     "Standby",
     "ThrottleFailure",
     "User",
+    "UserSession",
 ]

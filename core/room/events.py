@@ -24,9 +24,10 @@ from core.db import database, utcnow
 from core.ids import valid_id
 from core.input_checks import multi_line_problem
 from core.models import Conversation, ConversationNote, RoomConnection, User
-from core.realtime_limits import allow, forget, rate_limited
+from core.realtime import drop_connections, leave_socket_room, on_disconnect
+from core.realtime_limits import allow, rate_limited
 from core.room import state as room_state
-from core.room.access import refusal, role_in
+from core.room.access import ROOM_STATES, refusal, role_in
 from core.room.calls import display_name, end_call
 from core.room.notes import NOTE_MAX
 from core.scheduling.presence import record_presence
@@ -67,6 +68,7 @@ def _authorised(data: Any, joined: bool = True) -> tuple[Conversation, User, str
     if isinstance(conversation_id, str) or valid_id(conversation_id) is None:
         return refused("conversation_id must be a positive whole number.", "bad_request")
     if not current_user.is_authenticated:
+        drop_connections([request.sid], delay=0.5)  # its session ended: this connection goes too, after the answer
         return refused("Sign in again.", "unauthenticated")
     user = User.get_or_none(User.id == current_user.id)
     conversation = Conversation.get_or_none(Conversation.id == conversation_id)
@@ -192,7 +194,6 @@ def call_status(data: Any, conversation: Conversation, user: User, role: str) ->
 
 def disconnected(*args: Any) -> None:
     """A connection closed: take it out of every room it was in and tell the others."""
-    forget(request.sid)
     try:
         with database.connection_context():
             rows = list(RoomConnection.select().where(RoomConnection.sid == request.sid))
@@ -207,6 +208,36 @@ def disconnected(*args: Any) -> None:
         log.exception("room disconnect cleanup failed")
 
 
+def expel(conversation: Conversation, user_id: int,
+          message: str = "You are no longer part of this conversation.") -> int:
+    """Take every connection of `user_id` out of the conversation's room (on any process), tell them
+    why, and tell the others who is left; their session stays. Returns how many connections left."""
+    rows = list(RoomConnection.select().where((RoomConnection.conversation == conversation.id)
+                                              & (RoomConnection.user == user_id)))
+    if not rows:
+        return 0
+    RoomConnection.delete().where(RoomConnection.id.in_([row.id for row in rows])).execute()
+    for row in rows:
+        leave_socket_room(row.sid, conversation_room(conversation.id))
+        _socketio().emit("room_closed", {"conversation_id": conversation.id, "message": message}, to=row.sid)
+    broadcast_members(conversation)
+    return len(rows)
+
+
+def close_rooms_between(a_id: int, b_id: int, message: str) -> int:
+    """After a block: everyone leaves the rooms of the two people's open conversations (such a room
+    refuses every event from now on; see core.room.access)."""
+    conversations = Conversation.select().where(
+        (((Conversation.a == a_id) & (Conversation.b == b_id)) | ((Conversation.a == b_id) & (Conversation.b == a_id)))
+        & Conversation.status.in_(ROOM_STATES))
+    expelled = 0
+    for conversation in conversations:
+        for user_id in {row.user_id for row in RoomConnection.select(RoomConnection.user)
+                        .where(RoomConnection.conversation == conversation.id)}:
+            expelled += expel(conversation, user_id, message)
+    return expelled
+
+
 def register_room_events(socketio: SocketIO) -> None:
     """Register the room's events on the app's Socket.IO server."""
     socketio.on_event("room_join", _handler(room_join, joined=False))
@@ -214,4 +245,4 @@ def register_room_events(socketio: SocketIO) -> None:
     socketio.on_event("room_action", _handler(room_action))
     socketio.on_event("room_note", _handler(room_note))
     socketio.on_event("call_status", _handler(call_status))
-    socketio.on_event("disconnect", disconnected)
+    on_disconnect(socketio, disconnected)

@@ -11,7 +11,9 @@ from werkzeug.wrappers import Response
 from core.db import utcnow
 from core.ids import valid_id
 from core.models import Conversation, User
+from core.room.access import role_in
 from core.room.calls import display_name
+from core.room.events import expel
 from core.views.admin import admin_required
 from core.views.forms import TextForm
 
@@ -23,6 +25,14 @@ LISTED_STATES = ("scheduled", "in_progress", "completed")
 def _names(conversation: Conversation) -> str:
     return " and ".join(display_name(User.get_by_id(user_id), "participant")
                         for user_id in (conversation.a_id, conversation.b_id))
+
+
+def _expel_removed_facilitator(before: Conversation) -> None:
+    """A facilitator taken off a conversation leaves its room at once (an admin may stay, as an admin)."""
+    previous = User.get_or_none(User.id == before.facilitator_id) if before.facilitator_id else None
+    after = Conversation.get_by_id(before.id)
+    if previous is not None and after.facilitator_id != previous.id and role_in(after, previous) is None:
+        expel(after, previous.id, "You no longer facilitate this conversation, so you have left its room.")
 
 
 @blueprint.route("/conversations")
@@ -62,6 +72,7 @@ def assign(conversation_id: int) -> Response:
             return redirect(url_for("admin_conversations.conversations"))
     Conversation.update(facilitator=facilitator.id if facilitator else None, updated_at=utcnow()).where(
         Conversation.id == conversation.id).execute()
+    _expel_removed_facilitator(conversation)
     flash(f"{facilitator.email if facilitator else 'Nobody'} now facilitates the conversation of "
           f"{_names(conversation)}.", "success")
     return redirect(url_for("admin_conversations.conversations"))

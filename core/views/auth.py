@@ -8,7 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts, throttle
+from core import accounts, sessions, throttle
 from core.timezones import sorted_time_zone_names
 from core.views.forms import ConfirmForm, EmailOnlyForm, LoginForm, NewPasswordForm, SignupForm, TimeZoneForm
 
@@ -179,4 +179,5 @@ def account() -> str | Response:
     if request.method == "POST" and not form.errors:
         abort(400)
     zones = sorted_time_zone_names()
-    return render_template("auth/account.html", form=form, zones=zones), 400 if form.errors else 200
+    return render_template("auth/account.html", form=form, zones=zones, sessions=sessions.active_for(current_user.id),
+                           this_session=sessions.current()), 400 if form.errors else 200

@@ -12,6 +12,7 @@ from wtforms.validators import InputRequired, Length
 from core import safety
 from core.models import Report, User
 from core.questionnaire.profiles import profile_for
+from core.room.events import close_rooms_between
 from core.views.admin import admin_required
 from core.views.forms import TextForm
 
@@ -50,6 +51,13 @@ def _someone_seen(user_id: int) -> User:
     return other
 
 
+def _block(other: User) -> None:
+    """Block, and close the room of any conversation of the two that is open now."""
+    safety.block(current_user, other)
+    close_rooms_between(current_user.id, other.id, "This conversation cannot take place. If you reported a "
+                                                   "problem, our moderators are looking at it.")
+
+
 @blueprint.route("/people/<int:user_id>/block", methods=["GET", "POST"])
 @login_required
 def block(user_id: int) -> str | Response | tuple[str, int]:
@@ -58,7 +66,7 @@ def block(user_id: int) -> str | Response | tuple[str, int]:
     profile = profile_for(other.id, "partners")
     form = BlockForm()
     if form.validate_on_submit():
-        safety.block(current_user, other)
+        _block(other)
         flash(f"{profile.name} is blocked. You will not see each other on this site again.", "success")
         return redirect(url_for("safety.blocked"))
     return render_template("safety/block.html", profile=profile, other=other, form=form), 400 if form.errors else 200
@@ -74,7 +82,7 @@ def report(user_id: int) -> str | Response | tuple[str, int]:
     if form.validate_on_submit():
         safety.report(current_user, other, form.reason.data, form.details.data or "", "profile")
         if form.also_block.data:
-            safety.block(current_user, other)
+            _block(other)
         return render_template("safety/reported.html", profile=profile, blocked=bool(form.also_block.data))
     return render_template("safety/report.html", profile=profile, other=other, form=form,
                            reasons=safety.REASONS), 400 if form.errors else 200
