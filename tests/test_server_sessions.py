@@ -396,8 +396,20 @@ def test_nobody_can_sign_out_someone_elses_session(app, client, make_user):
     assert is_signed_in(bobs_browser)
 
 
-@pytest.mark.parametrize("session_id", ["0", "99999999999999999999", "2147483648"])
-def test_an_impossible_session_id_gets_a_message_not_an_error(client, make_user, session_id):
+@pytest.mark.parametrize("session_id", ["0", "99999999999999999999"])
+def test_an_id_no_session_can_have_answers_404(client, make_user, session_id):
+    make_user("ada@example.org")
+    sign_in(client, "ada@example.org")
+    token = csrf_token_from(client.get("/account").get_data(as_text=True))
+
+    response = client.post(f"/account/sessions/{session_id}/end", data={"csrf_token": token})
+
+    assert response.status_code == 404
+    assert is_signed_in(client)
+
+
+@pytest.mark.parametrize("session_id", ["2147483648", str(2**63 - 1)])
+def test_an_unknown_session_id_gets_a_message_not_an_error(client, make_user, session_id):
     make_user("ada@example.org")
     sign_in(client, "ada@example.org")
     token = csrf_token_from(client.get("/account").get_data(as_text=True))
