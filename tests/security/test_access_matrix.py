@@ -30,6 +30,7 @@ from core.access_policy import (
     undeclared_routes,
 )
 from core.db import database
+from core.models.accounts import ROLES
 from core.plugins_loader import installed_plugins
 from core.testing import empty_tables
 from tests.conftest import start_live_server
@@ -110,6 +111,13 @@ def test_the_matrix_world_starts_every_bundled_plugin(matrix_server):
     bundled = {name for name, entry in installed_plugins().items() if entry.value.startswith("plugins.")}
     enabled = {info.name for info in matrix_server.app.extensions["oss_connect"].config.plugins}
     assert bundled <= enabled, f"enable these bundled plugins in tests/security/world.py: {sorted(bundled - enabled)}"
+
+
+def test_every_site_role_is_an_actor_of_the_matrix():
+    missing = sorted(set(ROLES) - set(SITE_ROLES.values()))
+    assert not missing, (f"the site role(s) {missing} have no actor in the access matrix: add an actor for each "
+                         "to ACTORS, SITE_ROLES, EMAILS and RELATIONS in tests/security/world.py, with an account "
+                         "in build_world()")
 
 
 # Routes ----------------------------------------------------------------------------------------------------
@@ -220,12 +228,13 @@ def sockets(world, matrix_server) -> Iterator[dict[str, Any]]:
         threading.Thread(target=client.disconnect, daemon=True).start()
 
 
-def payload(event: str, world: World, conversation: Any) -> dict[str, Any]:
-    """A well-formed payload of each event, about the conversation."""
+def payload(event: str, world: World, conversation: Any, actor: str) -> dict[str, Any]:
+    """A well-formed payload of each event, about the conversation (a signal goes to the other participant)."""
     about = {"conversation_id": conversation.id}
+    recipient = world.user("ann" if actor == "partner" else "ben")
     return {"room_action": {**about, "action": "pause"}, "room_note": {**about, "keywords": "matrix"},
             "call_status": {**about, "status": "connected"},
-            "webrtc_signal": {**about, "to": world.user("ben").id, "restart": True},
+            "webrtc_signal": {**about, "to": recipient.id, "restart": True},
             "tech_ping": {}}.get(event, about)
 
 
@@ -261,7 +270,7 @@ def test_socket_event_admits_exactly_the_declared_actors(world, matrix_server, s
         client = sockets[actor]
         if event not in ("room_join", "webrtc_join", "webrtc_signal", "tech_ping"):
             client.call("room_join", {"conversation_id": room.id}, timeout=WAIT)
-        answer = client.call(event, payload(event, world, room), timeout=WAIT)
+        answer = client.call(event, payload(event, world, room, actor), timeout=WAIT)
         if answer is not None and answer.get("code") == "server_error":
             problems.append(f"  {actor}: a server error: {answer}")
         elif should_pass != ack_passed(answer):

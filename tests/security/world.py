@@ -4,10 +4,12 @@ real form, and a `Scene` per route that makes fresh objects for the route's URL 
 Actors: anonymous; outsider (a participant with a complete profile and no relation to anything in a
 scene); participant (Ann: one of the two participants of the scene's conversation, owner of its take,
 party to its invitation, met and suggested the scene's people, in the live session's region);
-facilitator (Fay, assigned to the scene's conversation); bystander (Bob, a facilitator assigned to
-nothing in a scene: staff without a relation); admin (Ada). Every scene makes its own
-conversation, invitation, people, cohort, ... so what one route changes (a cancellation, a block, a
-dismissal) cannot change what the next route is tested with.
+partner (Ben: the conversation's other participant, in the same region, but not the owner of Ann's
+take, not party to Ann's invitation, and neither met nor suggested the scene's people); facilitator
+(Fay, assigned to the scene's conversation); bystander (Bob, a facilitator assigned to nothing in a
+scene: staff without a relation); admin (Ada). Every scene makes its own conversation, invitation,
+people, cohort, ... so what one route changes (a cancellation, a block, a dismissal) cannot change
+what the next route is tested with.
 """
 
 from __future__ import annotations
@@ -44,21 +46,23 @@ from tests.room_fakes import booked
 
 PASSWORD = "correct horse battery"
 GENEROUS = "10000 per minute"
-ACTORS = ("anonymous", "outsider", "participant", "facilitator", "bystander", "admin")
+ACTORS = ("anonymous", "outsider", "participant", "partner", "facilitator", "bystander", "admin")
 """Everyone the matrix sends every request as (add each staff role here as it is added to core)."""
 
-SITE_ROLES = {"anonymous": None, "outsider": "participant", "participant": "participant",
+SITE_ROLES = {"anonymous": None, "outsider": "participant", "participant": "participant", "partner": "participant",
               "facilitator": "facilitator", "bystander": "facilitator", "admin": "admin"}
 """The site role of each actor (None: signed out)."""
 
 RELATIONS: dict[str, dict[str, set[str]]] = {
     "participant": {"conversation": {"party"}, "track": {"owner"}, "invitation": {"party"},
                     "person": {"met", "suggested"}, "live_session": {"audience"}},
+    "partner": {"conversation": {"party"}, "live_session": {"audience"}},
     "facilitator": {"conversation": {"facilitator_of"}},
 }
 """How each actor is related to the objects a scene makes (everyone else: not at all)."""
 
-EMAILS = {"outsider": "cal@example.org", "participant": "ann@example.org", "facilitator": "fay@example.org",
+EMAILS = {"outsider": "cal@example.org", "participant": "ann@example.org", "partner": "ben@example.org",
+          "facilitator": "fay@example.org",
           "bystander": "bob@example.org", "admin": "ada@example.org"}
 
 BUNDLED_PLUGIN_SETTINGS: dict[str, Any] = {
@@ -252,13 +256,14 @@ class Scene:
         return self._once("invitation", make)
 
     def suggested_person(self) -> Any:
-        """Someone Ann may be suggested now (a complete profile), who blocked the outsider."""
+        """Someone Ann may be suggested now (a complete profile), who blocked the outsider and the partner."""
         if "suggested" not in self.made:
             with self.world.app.app_context(), database.connection_context():
                 person = self._fresh_user("eve")
             complete_profile(self.world.app, person, lean="7", first_name="Eve")
             with self.world.app.app_context(), database.connection_context():
                 safety.block(person, self.world.user("cal"))
+                safety.block(person, self.world.user("ben"))
             self.made["suggested"] = person
         return self.made["suggested"]
 
