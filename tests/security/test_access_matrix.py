@@ -58,6 +58,8 @@ REDIRECTS = (301, 302, 303, 307, 308)
 REFUSALS = (401, 403, 404)
 ENDS_SESSION = frozenset({"POST auth.logout"})
 """Routes that sign the actor out: sent from a throwaway client signed in for the purpose."""
+UNWATCHED_TABLES: frozenset[str] = frozenset()
+"""Tables a refused request may still write (none today; a session's last-seen time would be one)."""
 ACCESS_CODES = frozenset({"unauthenticated", "not_found", "closed", "not_joined", "forbidden"})
 """The codes of a room event's acknowledgement that refuse the sender (core/room/events.py)."""
 
@@ -176,6 +178,22 @@ def problem(response: Any, should_pass: bool, refusal_also: tuple[int, ...] = ()
     return None
 
 
+def database_state() -> dict[str, int]:
+    """Every table's rows (outside the migration history and UNWATCHED_TABLES), as a hash per table."""
+    with database.connection_context():
+        real = database.obj
+        tables = [name for name in real.get_tables()
+                  if not name.startswith("schema_migrations") and name not in UNWATCHED_TABLES]
+        return {name: hash(tuple(sorted(repr(row) for row in real.execute_sql(f'SELECT * FROM "{name}"').fetchall())))
+                for name in tables}
+
+
+def changed_tables(before: dict[str, int]) -> list[str]:
+    """The tables whose rows differ from `before`."""
+    after = database_state()
+    return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
+
+
 @pytest.mark.parametrize("key", sorted(ROUTES))
 def test_route_admits_exactly_the_declared_actors(world, key):
     method, endpoint = key.split(" ", 1)
@@ -188,8 +206,14 @@ def test_route_admits_exactly_the_declared_actors(world, key):
     with world.app.test_request_context():
         path = url_for(endpoint, **values)
     problems = []
+    before = database_state() if method != "GET" else None
+    refusals_checked = False
     for actor in sorted(ACTORS, key=lambda name: admitted(policy, name)):  # the refused first: they change nothing
         client = client_for(world, key, actor)
+        if before is not None and admitted(policy, actor) and policy.kind not in (TOKEN_KIND, INTERNAL_KIND) \
+                and not refusals_checked:
+            problems += [f"  a refused request changed the table {name}" for name in changed_tables(before)]
+            refusals_checked = True
         if policy.kind == INTERNAL_KIND:  # no signature: refused whoever is signed in
             found = problem(send(client, method, path), False, refusal_also=(400,))
         elif policy.kind == TOKEN_KIND:
@@ -202,6 +226,8 @@ def test_route_admits_exactly_the_declared_actors(world, key):
             found = problem(send(client, method, path), admitted(policy, actor))
         if found:
             problems.append(f"  {actor}: {found}")
+    if before is not None and not refusals_checked and policy.kind in (TOKEN_KIND, INTERNAL_KIND):
+        problems += [f"  a refused request changed the table {name}" for name in changed_tables(before)]
     assert not problems, f"{key} ({path}, policy {policy.kind}):\n" + "\n".join(problems)
 
 
