@@ -338,21 +338,23 @@ def static_file(app: Any, endpoint: str) -> str:
 
 
 def url_values(scene: Scene, endpoint: str, arguments: set[str]) -> dict[str, Any]:
-    """Values for a route's URL parameters, from the scene (a parameter nobody knows fails with advice)."""
+    """Values for a route's URL parameters, from the scene. A parameter name means one kind of object;
+    where the same name means different objects in different blueprints (a proposal, a user, a session),
+    the blueprint decides, and a blueprint nobody has listed fails with advice instead of a guess."""
     world = scene.world
+    blueprint = endpoint.rsplit(".", 1)[0] if "." in endpoint else ""
     makers: dict[str, Any] = {
         "conversation_id": lambda: scene.conversation().id,
-        "proposal_id": lambda: (scene.description_proposal().id if endpoint.startswith("archive_choices.")
-                                else scene.slot_proposal().id),
+        "proposal_id": {"scheduling": lambda: scene.slot_proposal().id,
+                        "archive_choices": lambda: scene.description_proposal().id},
         "track_id": lambda: scene.track().id,
         "sequence": lambda: 0,
         "invitation_id": lambda: scene.invitation().id,
-        "user_id": lambda: (scene.suggested_person().id if endpoint.startswith("matching.")
-                            else world.user("ben").id if endpoint.startswith("no_shows.")
-                            else scene.met_person().id),
+        "user_id": {"matching": lambda: scene.suggested_person().id, "no_shows": lambda: world.user("ben").id,
+                    "safety": lambda: scene.met_person().id},
         "report_id": lambda: scene.report().id,
         "cohort_id": lambda: scene.cohort().id,
-        "session_id": lambda: scene.live_session().id,
+        "session_id": {"live": lambda: scene.live_session().id},
         "deposit_id": lambda: scene.deposit().id,
         "recording_id": lambda: scene.recording().id,
         "message_id": lambda: world.outbox_message,
@@ -362,12 +364,21 @@ def url_values(scene: Scene, endpoint: str, arguments: set[str]) -> dict[str, An
         "provider_name": lambda: "livekit",
         "filename": lambda: static_file(world.app, endpoint),
     }
-    unknown = sorted(arguments - set(makers))
-    assert not unknown, (f"{endpoint}: the access matrix cannot fill the URL parameter(s) {unknown}; add a "
-                         "maker for each to url_values() in tests/security/world.py (and the object to Scene)")
+    chosen = {}
+    for name in sorted(arguments):
+        maker = makers.get(name)
+        if isinstance(maker, dict):
+            maker = maker.get(blueprint)
+        if name == "token" and endpoint not in TOKEN_PURPOSES:
+            maker = None
+        assert maker is not None, (
+            f"{endpoint}: the access matrix cannot fill the URL parameter '{name}'. Add a maker for it to "
+            "url_values() in tests/security/world.py (keyed by the blueprint where the name means another object "
+            "there), the object to Scene, and for a link token the endpoint and its purpose to TOKEN_PURPOSES")
+        chosen[name] = maker
     if endpoint in NEEDS_RECORDING:
         scene.recording()
-    return {name: makers[name]() for name in sorted(arguments)}
+    return {name: maker() for name, maker in chosen.items()}
 
 
 NEEDS_RECORDING = frozenset({"listen.conversation_audio", "archive_choices.page", "archive_choices.save_choices",
