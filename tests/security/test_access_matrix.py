@@ -8,6 +8,7 @@ One live server and one world per run of this module; every route gets fresh obj
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -19,6 +20,7 @@ from flask import url_for
 
 from core.access_policy import (
     INTERNAL_KIND,
+    OBJECT_KIND,
     ROUTES,
     SOCKET_EVENTS,
     TOKEN_KIND,
@@ -55,6 +57,9 @@ from tests.test_realtime import WAIT, open_socket
 pytestmark = pytest.mark.database
 
 REDIRECTS = (301, 302, 303, 307, 308)
+NO_SUCH_ID = 987654321
+CSRF_VALUE = re.compile(r'name="csrf_token"( type="hidden")? value="[^"]*"')
+FLASHES = re.compile(r'<div class="container flashes".*?</div>', re.S)
 REFUSALS = (401, 403, 404)
 ENDS_SESSION = frozenset({"POST auth.logout"})
 """Routes that sign the actor out: sent from a throwaway client signed in for the purpose."""
@@ -178,6 +183,21 @@ def problem(response: Any, should_pass: bool, refusal_also: tuple[int, ...] = ()
     return None
 
 
+def comparable(response: Any) -> str:
+    """A page without what differs between any two requests: CSRF tokens (timestamped), flashed messages
+    (left over from an earlier route) and the blank space around them."""
+    text = CSRF_VALUE.sub('name="csrf_token" value=""', response.get_data(as_text=True))
+    return " ".join(FLASHES.sub("", text).split())
+
+
+def probe_problem(refused: Any, missing: Any) -> str | None:
+    """An object's id must not be probed: refused, the answer is the same as for an id that does not exist."""
+    if refused.status_code != 404 or missing.status_code != 404 or comparable(refused) != comparable(missing):
+        return (f"was refused with {described(refused)} but an id that does not exist gets {described(missing)}"
+                "; answer both with the same 404 so ids cannot be probed")
+    return None
+
+
 def database_state() -> dict[str, int]:
     """Every table's rows (outside the migration history and UNWATCHED_TABLES), as a hash per table."""
     with database.connection_context():
@@ -205,6 +225,8 @@ def test_route_admits_exactly_the_declared_actors(world, key):
     values = url_values(scene, endpoint, set(rules[0].arguments))
     with world.app.test_request_context():
         path = url_for(endpoint, **values)
+        missing_path = url_for(endpoint, **{name: NO_SUCH_ID if isinstance(value, int) and name != "sequence"
+                                            else value for name, value in values.items()})
     problems = []
     before = database_state() if method != "GET" else None
     refusals_checked = False
@@ -223,7 +245,10 @@ def test_route_admits_exactly_the_declared_actors(world, key):
             if found is None and method == "GET":  # a valid link opens for anyone; a POST would spend it
                 found = problem(send(client, method, path), True)
         else:
-            found = problem(send(client, method, path), admitted(policy, actor))
+            response = send(client, method, path)
+            found = problem(response, admitted(policy, actor))
+            if found is None and policy.kind == OBJECT_KIND and actor != "anonymous" and not admitted(policy, actor):
+                found = probe_problem(response, send(client, method, missing_path))
         if found:
             problems.append(f"  {actor}: {found}")
     if before is not None and not refusals_checked and policy.kind in (TOKEN_KIND, INTERNAL_KIND):
