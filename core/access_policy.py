@@ -2,8 +2,9 @@
 
 The access-matrix tests (tests/security/) read this table: a route or event missing here fails the
 suite, and each one is exercised as every role. Core's permission checks are to read it too, so it
-holds plain data only (no imports from views or plugins; the bundled plugins' endpoints are named here
-as strings). Declaring a route is one line: `"POST auth.account": SIGNED_IN,` (docs/security.md).
+holds plain data only (no imports from views). Plugins declare their own routes and events with the
+`register_access_policies` hook; `access_tables` merges them with core's. Declaring a route is one
+line: `"POST auth.account": SIGNED_IN,` (docs/security.md).
 """
 
 from __future__ import annotations
@@ -12,9 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+import pluggy
+
+from core.plugins_loader import StartupError, call_each
+
 PUBLIC_KIND, STATIC_KIND, TOKEN_KIND, INTERNAL_KIND = "public", "static", "token", "internal"
 SIGNED_IN_KIND, ROLES_KIND, OBJECT_KIND = "signed_in", "roles", "object"
 KINDS = (PUBLIC_KIND, STATIC_KIND, TOKEN_KIND, INTERNAL_KIND, SIGNED_IN_KIND, ROLES_KIND, OBJECT_KIND)
+HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
 """Methods Flask answers by itself for every route; they follow the route's GET (HEAD) or reveal nothing."""
 
@@ -130,9 +136,6 @@ ROUTES: dict[str, Policy] = {
     "GET static": STATIC,
     "GET theme.static": STATIC,
     "GET theme.tokens_css": STATIC,
-    "GET call_jitsi.static": STATIC,
-    "GET call_livekit.static": STATIC,
-    "GET call_webrtc.static": STATIC,
     # Public listening
     "GET listen.index": PUBLIC,
     "GET listen.feed": PUBLIC,
@@ -239,13 +242,9 @@ ROUTES: dict[str, Policy] = {
     "POST admin_archive.withdraw": ADMIN,
     "POST admin_archive.release": ADMIN,
     "POST admin_archive.told": ADMIN,
-    # Bundled plugins
-    "GET questionnaire_import.upload": ADMIN,
-    "POST questionnaire_import.upload": ADMIN,
-    "GET questionnaire_import.template": ADMIN,
-    "POST questionnaire_import_webhook.receive": INTERNAL,
 }
-"""Every route, as "METHOD endpoint" (HEAD and OPTIONS follow Flask's own rules), and who it admits."""
+"""Every route of core, as "METHOD endpoint" (HEAD and OPTIONS follow Flask's own rules), and who it admits.
+Plugins declare their own in `register_access_policies`."""
 
 SOCKET_EVENTS: dict[str, Policy] = {
     "connect": SIGNED_IN,
@@ -256,10 +255,37 @@ SOCKET_EVENTS: dict[str, Policy] = {
     "room_action": CONVERSATION_VIEWERS,
     "room_note": CONVERSATION_LEADS,
     "call_status": CONVERSATION_VIEWERS,
-    "webrtc_join": CONVERSATION_VIEWERS,
-    "webrtc_signal": CONVERSATION_VIEWERS,
 }
-"""Every Socket.IO event a client can send (namespace "/"; another namespace's as "NAMESPACE event")."""
+"""Every Socket.IO event of core a client can send (namespace "/"; another namespace's as "NAMESPACE event")."""
+
+
+@dataclass(frozen=True)
+class AccessTables:
+    """Core's declarations and every enabled plugin's, merged: routes and Socket.IO events."""
+
+    routes: dict[str, Policy]
+    events: dict[str, Policy]
+
+
+def access_tables(plugins: pluggy.PluginManager) -> AccessTables:
+    """ROUTES and SOCKET_EVENTS plus each enabled plugin's `register_access_policies`; StartupError (naming the
+    plugin) for an answer that is not a mapping of keys to Policy objects or that declares an entry again."""
+    routes, events = dict(ROUTES), dict(SOCKET_EVENTS)
+    owners = {key: "core" for key in [*routes, *events]}
+    for plugin_name, declared in call_each(plugins, "register_access_policies"):
+        if not isinstance(declared, dict):
+            raise StartupError(f"plugin '{plugin_name}' register_access_policies returned {type(declared).__name__}; "
+                               'return a dict such as {"GET my_plugin.page": SIGNED_IN} (docs/plugins.md)')
+        for key, policy in declared.items():
+            if not isinstance(key, str) or not isinstance(policy, Policy):
+                raise StartupError(f"plugin '{plugin_name}' register_access_policies: {key!r} must map a text key to "
+                                   "a policy from core.api (PUBLIC, SIGNED_IN, ADMIN, roles(...), related(...), ...)")
+            if key in owners:
+                raise StartupError(f"plugin '{plugin_name}' declares the access policy of {key!r}, which "
+                                   f"{owners[key]} declares already; a plugin declares only its own routes and events")
+            owners[key] = plugin_name
+            (routes if key.split(" ", 1)[0] in HTTP_METHODS else events)[key] = policy
+    return AccessTables(routes, events)
 
 
 def route_key(method: str, endpoint: str) -> str:
@@ -272,14 +298,14 @@ def event_key(namespace: str, event: str) -> str:
     return event if namespace == "/" else f"{namespace} {event}"
 
 
-def route_policy(method: str, endpoint: str) -> Policy | None:
+def route_policy(tables: AccessTables, method: str, endpoint: str) -> Policy | None:
     """The declared policy of a route (HEAD is checked as GET), or None when undeclared."""
-    return ROUTES.get(route_key("GET" if method == "HEAD" else method, endpoint))
+    return tables.routes.get(route_key("GET" if method == "HEAD" else method, endpoint))
 
 
-def event_policy(namespace: str, event: str) -> Policy | None:
+def event_policy(tables: AccessTables, namespace: str, event: str) -> Policy | None:
     """The declared policy of a Socket.IO event, or None when undeclared."""
-    return SOCKET_EVENTS.get(event_key(namespace, event))
+    return tables.events.get(event_key(namespace, event))
 
 
 def routes_of(url_map: Any) -> dict[str, str]:
@@ -297,16 +323,18 @@ def suggested_policy(rule: str) -> str:
     """A first guess at a new route's policy from its URL, for the message that asks to declare it."""
     if rule.startswith("/admin"):
         return "ADMIN"
+    if "/static/" in rule:
+        return "STATIC"
     if "<int:conversation_id>" in rule:
         return "CONVERSATION_PARTIES"
     return "SIGNED_IN"
 
 
-def undeclared_routes(url_map: Any) -> dict[str, str]:
-    """Routes of the app with no entry in ROUTES: key -> URL rule."""
-    return {key: rule for key, rule in routes_of(url_map).items() if key not in ROUTES}
+def undeclared_routes(tables: AccessTables, url_map: Any) -> dict[str, str]:
+    """Routes of the app with no declared policy: key -> URL rule."""
+    return {key: rule for key, rule in routes_of(url_map).items() if key not in tables.routes}
 
 
-def stale_routes(url_map: Any) -> list[str]:
-    """Entries of ROUTES that name no route of the app."""
-    return sorted(set(ROUTES) - set(routes_of(url_map)))
+def stale_routes(tables: AccessTables, url_map: Any) -> list[str]:
+    """Declared routes that name no route of the app."""
+    return sorted(set(tables.routes) - set(routes_of(url_map)))

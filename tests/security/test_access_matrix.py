@@ -21,9 +21,8 @@ from flask import url_for
 from core.access_policy import (
     INTERNAL_KIND,
     OBJECT_KIND,
-    ROUTES,
-    SOCKET_EVENTS,
     TOKEN_KIND,
+    AccessTables,
     Policy,
     events_of,
     routes_of,
@@ -39,6 +38,7 @@ from tests.conftest import start_live_server
 from tests.security.world import (
     ACTORS,
     BOGUS_TOKEN,
+    BUNDLED_TABLES,
     EMAILS,
     LOGIN_PATH,
     PLUGINS,
@@ -88,29 +88,35 @@ def world(matrix_server: Any) -> World:
 # The table covers the app, and only the app ---------------------------------------------------------------
 
 
+def tables_of(server: Any) -> AccessTables:
+    """The access tables of the running app: core's and every enabled plugin's declarations."""
+    return server.app.extensions["oss_connect"].access
+
+
 def test_every_route_of_the_app_has_a_declared_policy(matrix_server):
-    missing = undeclared_routes(matrix_server.app.url_map)
+    missing = undeclared_routes(tables_of(matrix_server), matrix_server.app.url_map)
     lines = "\n".join(f'    "{key}": {suggested_policy(rule)},  # {rule}  (a guess from the URL: check it)'
                       for key, rule in sorted(missing.items()))
     assert not missing, (
         f"{len(missing)} route(s) have no access policy. Add one line for each to ROUTES in "
-        f"core/access_policy.py, with the policy that says who may use it (docs/security.md, \"The access "
-        f"matrix: how to declare a route\"):\n{lines}")
+        f"core/access_policy.py (a plugin's route: to its register_access_policies hook), with the policy that "
+        f"says who may use it (docs/security.md, \"The access matrix: how to declare a route\"):\n{lines}")
 
 
 def test_every_declared_route_exists(matrix_server):
-    stale = stale_routes(matrix_server.app.url_map)
-    assert not stale, ("ROUTES in core/access_policy.py declares route(s) the app does not have (renamed or "
-                       f"removed?); delete or rename these lines: {stale}")
+    stale = stale_routes(tables_of(matrix_server), matrix_server.app.url_map)
+    assert not stale, ("ROUTES in core/access_policy.py (or a plugin) declares route(s) the app does not have "
+                       f"(renamed or removed?); delete or rename these lines: {stale}")
 
 
 def test_every_socket_event_has_a_declared_policy_and_every_declared_event_exists(matrix_server):
     events = events_of(matrix_server.app.extensions["socketio"].server.handlers)
-    missing = [event for event in events if event not in SOCKET_EVENTS]
+    declared = tables_of(matrix_server).events
+    missing = [event for event in events if event not in declared]
+    lines = "\n".join(f'    "{event}": CONVERSATION_VIEWERS,  # check who may send it' for event in missing)
     assert not missing, ("Socket.IO event(s) with no access policy: add one line for each to SOCKET_EVENTS in "
-                         "core/access_policy.py:\n" + "\n".join(f'    "{event}": CONVERSATION_VIEWERS,  '
-                                                              "# check who may send it" for event in missing))
-    stale = sorted(set(SOCKET_EVENTS) - set(events))
+                         f"core/access_policy.py (a plugin's: to its register_access_policies hook):\n{lines}")
+    stale = sorted(set(declared) - set(events))
     assert not stale, f"SOCKET_EVENTS declares event(s) no handler answers; delete these lines: {stale}"
 
 
@@ -214,13 +220,17 @@ def changed_tables(before: dict[str, int]) -> list[str]:
     return sorted(name for name in set(before) | set(after) if before.get(name) != after.get(name))
 
 
-@pytest.mark.parametrize("key", sorted(ROUTES))
+def test_the_matrix_exercises_the_tables_of_the_running_app(matrix_server):
+    assert tables_of(matrix_server) == BUNDLED_TABLES
+
+
+@pytest.mark.parametrize("key", sorted(BUNDLED_TABLES.routes))
 def test_route_admits_exactly_the_declared_actors(world, key):
     method, endpoint = key.split(" ", 1)
     rules = [rule for rule in world.app.url_map.iter_rules() if rule.endpoint == endpoint and method in rule.methods]
     if not rules:
         pytest.fail(f"{key} is declared but the app has no such route; see test_every_declared_route_exists")
-    policy = ROUTES[key]
+    policy = BUNDLED_TABLES.routes[key]
     scene = Scene(world)
     values = url_values(scene, endpoint, set(rules[0].arguments))
     with world.app.test_request_context():
@@ -302,14 +312,14 @@ LIFECYCLE = ("connect", "disconnect")
 
 
 def test_anonymous_visitors_cannot_open_a_socket(matrix_server):
-    assert not SOCKET_EVENTS["connect"].admits(None)
+    assert not BUNDLED_TABLES.events["connect"].admits(None)
     with pytest.raises(socketio.exceptions.ConnectionError):
         open_socket(matrix_server.url, "websocket")
 
 
-@pytest.mark.parametrize("event", sorted(SOCKET_EVENTS))
+@pytest.mark.parametrize("event", sorted(BUNDLED_TABLES.events))
 def test_socket_event_admits_exactly_the_declared_actors(world, matrix_server, sockets, room, event):
-    policy = SOCKET_EVENTS[event]
+    policy = BUNDLED_TABLES.events[event]
     problems = []
     for actor in ACTORS:
         should_pass = admitted(policy, actor)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from core import accounts, safety
+from core.access_policy import AccessTables, access_tables
 from core.api import active_questionnaire, create_user
 from core.archive.descriptions import propose
 from core.archive.publication import publish
@@ -34,6 +35,7 @@ from core.models.archive import Deposit
 from core.models.recording import RecordingTrack
 from core.models.scheduling import SlotProposal
 from core.outbox import list_messages
+from core.plugins_loader import installed_plugins, new_plugin_manager
 from core.scheduling.conversations import create_conversation
 from core.scheduling.live import create_session
 from core.security import token_digest
@@ -95,6 +97,17 @@ SETTINGS: dict[str, Any] = {
 PLUGINS: dict[str, Any] = {"lean": LeanPlugin()}
 """A small real matching strategy (the bundled ones need richer questionnaires to suggest anyone)."""
 
+def bundled_tables() -> AccessTables:
+    """Core's access tables merged with every bundled plugin's declarations (no app needed: the tests are
+    parametrized with them)."""
+    manager = new_plugin_manager()
+    for name, entry in installed_plugins().items():
+        if entry.value.startswith("plugins."):
+            manager.register(entry.load(), name=name)
+    return access_tables(manager)
+
+
+BUNDLED_TABLES = bundled_tables()
 BOGUS_TOKEN = "not-a-real-token-0123456789abcdefghijklmnop"
 _numbers = itertools.count(1)
 
