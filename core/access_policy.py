@@ -46,13 +46,18 @@ class Policy:
     link; the link is the key, a session adds nothing), internal (a machine caller proving a signature
     or secret; a session grants nothing), signed_in (any signed-in account), roles (signed in with one
     of `roles`; admins hold every role), object (signed in and related to the object the URL names by
-    one of `relations`, or holding one of `roles`; anyone else gets 404, so ids cannot be probed).
+    one of `relations`, or holding one of `roles`, which are named explicitly: an object policy without
+    "admin" keeps admins out; anyone else gets the 404 of an id that does not exist).
     """
 
     kind: str
     roles: frozenset[str] = frozenset()
     object: str | None = None
     relations: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown policy kind {self.kind!r}; use one of {', '.join(KINDS)}")
 
     def admits(self, role: str | None, relations: Iterable[str] = ()) -> bool:
         """Whether someone with the site role `role` (None: signed out) and these `relations` to the

@@ -1,7 +1,9 @@
 """The access matrix: every route of the app (all bundled plugins enabled) and every Socket.IO event is
-declared in core/access_policy.py, and each is exercised as every actor (tests/security/world.py):
-the actors the policy admits get through, the others are refused (401, 403, 404 or the sign-in
-page), nobody gets a server error, and no request is refused by the CSRF check instead of by access.
+declared (core/access_policy.py, and the plugins' register_access_policies), and each is exercised as
+every actor (tests/security/world.py): the actors the policy admits get through, the others are
+refused (401, 403, 404 or the sign-in page), nobody gets a server error, no request is refused by the
+CSRF check instead of by access, a refusal on an object route looks exactly like an id that does not
+exist, and a refused request changes nothing in the database.
 
 One live server and one world per run of this module; every route gets fresh objects (a Scene).
 """
