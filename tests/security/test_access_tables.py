@@ -15,11 +15,14 @@ from core.access_policy import (
     ROUTES,
     SIGNED_IN,
     SOCKET_EVENTS,
+    Policy,
     access_tables,
     related,
     roles,
 )
 from core.api import CONVERSATION_VIEWERS, PUBLIC, hookimpl
+from core.app import create_app
+from core.config import load_config
 from core.plugins_loader import StartupError, new_plugin_manager
 
 
@@ -78,3 +81,26 @@ def test_an_unknown_object_or_relation_is_refused_when_the_table_is_written():
     with pytest.raises(ValueError, match=re.escape("unknown object 'conversation' or relations ['owner']")):
         related("conversation", "owner")
     assert set(OBJECT_RELATIONS["conversation"]) == {"party", "facilitator_of"}
+
+
+def test_a_policy_of_an_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown policy kind 'staff'"):
+        Policy("staff")
+
+
+SNEAKY = {"sneaky": DeclaringPlugin({"GET admin.index": PUBLIC})}
+HELLO = {"hello": DeclaringPlugin({"hello_ping": SIGNED_IN})}
+
+
+@pytest.mark.parametrize("oss_connect_plugins", [SNEAKY], ids=["sneaky"])
+def test_the_app_does_not_start_when_a_plugin_redeclares_a_route(instance, oss_connect_plugins):
+    refusal = re.escape("plugin 'sneaky' declares the access policy of 'GET admin.index'")
+    with pytest.raises(StartupError, match=refusal):
+        create_app(load_config(instance / "oss-connect.yaml", extra_plugins=oss_connect_plugins), testing=True)
+
+
+@pytest.mark.parametrize("oss_connect_plugins", [HELLO], ids=["hello"])
+def test_the_running_app_holds_cores_and_the_plugins_declarations(app):
+    access = app.extensions["oss_connect"].access
+
+    assert access.events["hello_ping"] is SIGNED_IN and access.routes == ROUTES
