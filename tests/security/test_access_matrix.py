@@ -339,6 +339,13 @@ def test_socket_event_admits_exactly_the_declared_actors(world, matrix_server, s
         elif should_pass != ack_passed(answer):
             verdict = "admitted by the policy but refused" if should_pass else "not admitted but got through"
             problems.append(f"  {actor}: {verdict}: {answer}")
+        elif policy.kind == OBJECT_KIND and not RELATIONS.get(actor, {}).get(policy.object or "") \
+                and not should_pass:
+            elsewhere = client.call(event, {**payload(event, world, room, actor), "conversation_id": NO_SUCH_ID},
+                                    timeout=WAIT)
+            if answer != elsewhere:
+                problems.append(f"  {actor}: refused with {answer}, but a conversation that does not exist gets "
+                                f"{elsewhere}; answer both alike so ids cannot be probed")
     assert not problems, f"Socket.IO event {event} (policy {policy.kind}):\n" + "\n".join(problems)
 
 
