@@ -64,8 +64,8 @@ RELATIONS: dict[str, dict[str, set[str]]] = {
 """How each actor is related to the objects a scene makes (everyone else: not at all)."""
 
 EMAILS = {"outsider": "cal@example.org", "participant": "ann@example.org", "partner": "ben@example.org",
-          "facilitator": "fay@example.org",
-          "bystander": "bob@example.org", "admin": "ada@example.org"}
+          "facilitator": "fay@example.org", "bystander": "bob@example.org", "admin": "ada@example.org"}
+"""The account each signed-in actor uses (made in build_world)."""
 
 BUNDLED_PLUGIN_SETTINGS: dict[str, Any] = {
     "questionnaire_yaml": None,
@@ -96,6 +96,7 @@ SETTINGS: dict[str, Any] = {
 
 PLUGINS: dict[str, Any] = {"lean": LeanPlugin()}
 """A small real matching strategy (the bundled ones need richer questionnaires to suggest anyone)."""
+
 
 def bundled_tables() -> AccessTables:
     """Core's access tables merged with every bundled plugin's declarations (no app needed: the tests are
@@ -141,7 +142,7 @@ class World:
     section_id: str
 
     def user(self, name: str) -> Any:
-        """A person of the world by short name (ann, ben, cal, fay, bob, ada, quinn)."""
+        """A person of the world by short name (ann, ben, cal, fay, bob, ada, quinn, uma)."""
         return self.people[name]
 
 
@@ -165,9 +166,9 @@ def build_world(app: Any) -> World:
               "fay": make("fay@example.org", role="facilitator"),
               "bob": make("bob@example.org", role="facilitator"),
               "ada": make("ada@example.org", role="admin"),
-              "quinn": make("quinn@example.org")}
+              "quinn": make("quinn@example.org"), "uma": make("uma@example.org", verified=False)}
     with app.app_context(), database.connection_context():
-        accounts.send_verification(make("uma@example.org", verified=False))
+        accounts.send_verification(people["uma"])
         section_id = active_questionnaire().sections[0].id
 
     messages = [message for message in list_messages(Path(app.config["OSS_CONNECT_OUTBOX"]))
@@ -185,7 +186,6 @@ def build_world(app: Any) -> World:
 
 def _published(app: Any) -> str:
     """A conversation of two other people that both made public, described and published; its slug."""
-
     with app.app_context(), database.connection_context():
         gil = create_user("gil@example.org", PASSWORD)
         hal = create_user("hal@example.org", PASSWORD)
