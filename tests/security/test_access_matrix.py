@@ -169,11 +169,16 @@ def send(client: Any, method: str, path: str) -> Any:
 
 
 def client_for(world: World, key: str, actor: str) -> Any:
-    """The actor's client, or a throwaway one signed in as the actor for routes that end the session."""
+    """The actor's client, or for routes that end the session a throwaway one: signed in as the actor, or
+    holding a copy of the suspended account's cookie (which can no longer sign in)."""
     if key not in ENDS_SESSION or actor == "anonymous":
         return world.clients[actor]
     client = world.app.test_client()
-    sign_in(client, EMAILS[actor])
+    if actor == "suspended":
+        name = world.app.config["SESSION_COOKIE_NAME"]
+        client.set_cookie(name, world.clients[actor].get_cookie(name).value)
+    else:
+        sign_in(client, EMAILS[actor])
     return client
 
 
@@ -259,7 +264,7 @@ def test_route_admits_exactly_the_declared_actors(world, key):
         else:
             response = send(client, method, path)
             found = problem(response, admitted(policy, actor))
-            if found is None and policy.kind == OBJECT_KIND and actor != "anonymous" and not admitted(policy, actor):
+            if found is None and policy.kind == OBJECT_KIND and SITE_ROLES[actor] and not admitted(policy, actor):
                 found = probe_problem(response, send(client, method, missing_path))
         if found:
             problems.append(f"  {actor}: {found}")
@@ -282,7 +287,7 @@ def sockets(world, matrix_server) -> Iterator[dict[str, Any]]:
     """One Socket.IO connection per signed-in actor, with the session cookie of the actor's client."""
     opened: dict[str, Any] = {}
     for actor in ACTORS:
-        if actor == "anonymous":
+        if SITE_ROLES[actor] is None:
             continue
         cookie = world.clients[actor].get_cookie(world.app.config["SESSION_COOKIE_NAME"])
         opened[actor] = open_socket(matrix_server.url, "websocket", f"{cookie.key}={cookie.value}")
@@ -319,15 +324,21 @@ def test_anonymous_visitors_cannot_open_a_socket(matrix_server):
         open_socket(matrix_server.url, "websocket")
 
 
+def test_a_suspended_accounts_session_cookie_cannot_open_a_socket(world, matrix_server):
+    cookie = world.clients["suspended"].get_cookie(world.app.config["SESSION_COOKIE_NAME"])
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        open_socket(matrix_server.url, "websocket", f"{cookie.key}={cookie.value}")
+
+
 @pytest.mark.parametrize("event", sorted(BUNDLED_TABLES.events))
 def test_socket_event_admits_exactly_the_declared_actors(world, matrix_server, sockets, room, event):
     policy = BUNDLED_TABLES.events[event]
     problems = []
     for actor in ACTORS:
         should_pass = admitted(policy, actor)
-        if actor == "anonymous" or event in LIFECYCLE:
-            if actor == "anonymous" and should_pass:
-                problems.append("  anonymous: admitted by the policy, but the connect handler refuses signed-out "
+        if SITE_ROLES[actor] is None or event in LIFECYCLE:
+            if SITE_ROLES[actor] is None and should_pass:
+                problems.append(f"  {actor}: admitted by the policy, but the connect handler refuses signed-out "
                                 "visitors")
             continue
         client = sockets[actor]

@@ -7,7 +7,8 @@ party to its invitation, met and suggested the scene's people, in the live sessi
 partner (Ben: the conversation's other participant, in the same region, but not the owner of Ann's
 take, not party to Ann's invitation, and neither met nor suggested the scene's people); facilitator
 (Fay, assigned to the scene's conversation); bystander (Bob, a facilitator assigned to nothing in a
-scene: staff without a relation); admin (Ada). Every scene makes its own conversation, invitation,
+scene: staff without a relation); admin (Ada); suspended (Sue, an admin whose account was suspended
+while her session cookie stayed valid: it must grant nothing). Every scene makes its own conversation, invitation,
 people, cohort, ... so what one route changes (a cancellation, a block, a dismissal) cannot change
 what the next route is tested with.
 """
@@ -48,12 +49,12 @@ from tests.room_fakes import booked
 
 PASSWORD = "correct horse battery"
 GENEROUS = "10000 per minute"
-ACTORS = ("anonymous", "outsider", "participant", "partner", "facilitator", "bystander", "admin")
+ACTORS = ("anonymous", "suspended", "outsider", "participant", "partner", "facilitator", "bystander", "admin")
 """Everyone the matrix sends every request as (add each staff role here as it is added to core)."""
 
-SITE_ROLES = {"anonymous": None, "outsider": "participant", "participant": "participant", "partner": "participant",
-              "facilitator": "facilitator", "bystander": "facilitator", "admin": "admin"}
-"""The site role of each actor (None: signed out)."""
+SITE_ROLES = {"anonymous": None, "suspended": None, "outsider": "participant", "participant": "participant",
+              "partner": "participant", "facilitator": "facilitator", "bystander": "facilitator", "admin": "admin"}
+"""The site role of each actor (None: signed out, or as good as: a suspended account's cookie grants nothing)."""
 
 RELATIONS: dict[str, dict[str, set[str]]] = {
     "participant": {"conversation": {"party"}, "track": {"owner"}, "invitation": {"party"},
@@ -64,7 +65,8 @@ RELATIONS: dict[str, dict[str, set[str]]] = {
 """How each actor is related to the objects a scene makes (everyone else: not at all)."""
 
 EMAILS = {"outsider": "cal@example.org", "participant": "ann@example.org", "partner": "ben@example.org",
-          "facilitator": "fay@example.org", "bystander": "bob@example.org", "admin": "ada@example.org"}
+          "facilitator": "fay@example.org", "bystander": "bob@example.org", "admin": "ada@example.org",
+          "suspended": "sue@example.org"}
 """The account each signed-in actor uses (made in build_world)."""
 
 BUNDLED_PLUGIN_SETTINGS: dict[str, Any] = {
@@ -142,7 +144,7 @@ class World:
     section_id: str
 
     def user(self, name: str) -> Any:
-        """A person of the world by short name (ann, ben, cal, fay, bob, ada, quinn, uma)."""
+        """A person of the world by short name (ann, ben, cal, fay, bob, ada, sue, quinn, uma)."""
         return self.people[name]
 
 
@@ -166,6 +168,7 @@ def build_world(app: Any) -> World:
               "fay": make("fay@example.org", role="facilitator"),
               "bob": make("bob@example.org", role="facilitator"),
               "ada": make("ada@example.org", role="admin"),
+              "sue": make("sue@example.org", role="admin"),
               "quinn": make("quinn@example.org"), "uma": make("uma@example.org", verified=False)}
     with app.app_context(), database.connection_context():
         accounts.send_verification(people["uma"])
@@ -181,6 +184,8 @@ def build_world(app: Any) -> World:
         if actor != "anonymous":
             sign_in(client, EMAILS[actor])
         clients[actor] = client
+    with app.app_context(), database.connection_context():  # her session stays: nothing signed her out
+        User.update(is_active=False).where(User.id == people["sue"].id).execute()
     return World(app, people, clients, messages[0].id, slug, section_id)
 
 
