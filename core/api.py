@@ -14,6 +14,18 @@ from flask import current_app
 from markupsafe import Markup, escape
 from pydantic import Field
 
+from core.access_policy import (
+    ADMIN,
+    CONVERSATION_VIEWERS,
+    INTERNAL,
+    PUBLIC,
+    SIGNED_IN,
+    STATIC,
+    TOKEN,
+    Policy,
+    related,
+    roles,
+)
 from core.archive.types import ArchivePackage, CheckResult, DepositError, Description, WithdrawalResult
 from core.config.errors import ConfigError, ConfigIssue
 from core.config.schema import Section
@@ -266,8 +278,15 @@ def notify(user_id: int, event: str, data: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "ADMIN",
     "CALL_CAPABILITIES",
     "CALL_ROLES",
+    "CONVERSATION_VIEWERS",
+    "INTERNAL",
+    "PUBLIC",
+    "SIGNED_IN",
+    "STATIC",
+    "TOKEN",
     "ArchiveDestination",
     "ArchivePackage",
     "BaseModel",
@@ -292,6 +311,7 @@ __all__ = [
     "MatchingStrategy",
     "Pairing",
     "PluginModels",
+    "Policy",
     "Provider",
     "ProviderRecording",
     "Question",
@@ -348,6 +368,8 @@ __all__ = [
     "published_recording",
     "read_step",
     "record_archive_choice",
+    "related",
+    "roles",
     "room_role",
     "same_life_stage",
     "same_place",

@@ -14,6 +14,7 @@ from huey import crontab
 from markupsafe import Markup, escape
 
 from core import __version__
+from core.access_policy import access_tables
 from core.accounts import register_account_jobs
 from core.archive.deposits import register_archive_jobs
 from core.config import LoadedConfig, load_config
@@ -124,6 +125,7 @@ def create_app(config: LoadedConfig | str | os.PathLike[str] | None = None, *,
     _check_call_providers(platform)
     call_each(plugin_manager, "register_jobs", queue=jobs)
     call_each(plugin_manager, "register_socketio_handlers", socketio=app.extensions["socketio"])
+    platform.access = access_tables(plugin_manager)
     _install_template_context(app, platform)
     _install_request_database(app)
     call_each(plugin_manager, "startup", app=app)

@@ -68,6 +68,11 @@ def register_socketio_handlers(socketio: Any) -> None:
     """Register Socket.IO event handlers on `socketio` (authorise every event yourself)."""
 
 
+@hookspec
+def register_access_policies() -> Any:
+    """Return {"METHOD endpoint" or Socket.IO event name: Policy} for the plugin's own routes and events."""
+
+
 # --- questionnaire sources (DESIGN §3) --------------------------------------------------------
 
 @hookspec

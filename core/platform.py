@@ -8,6 +8,7 @@ from typing import Any
 
 import pluggy
 
+from core.access_policy import AccessTables
 from core.config.loader import LoadedConfig
 from core.jobs import JobQueue
 from core.migrate import MigrationSet
@@ -24,6 +25,7 @@ class Platform:
     jobs: JobQueue
     migrations: list[MigrationSet]
     providers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    access: AccessTables | None = None  # who may use each route and event: core's and the plugins' (set at start-up)
 
     @functools.cached_property
     def blobs(self) -> Any:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from flask import Blueprint
 
+from core.api import STATIC as STATIC_FILES
 from core.api import CallParticipant, CallProviderError, cli_app, hookimpl, plugin_settings
 
 from .provider import JitsiProvider, make_token
@@ -38,6 +39,12 @@ def register_blueprints(app: Any) -> list[Any]:
     """Serve the vendored IFrame API and the adapter under /plugins/call_jitsi/static/."""
     return [Blueprint("call_jitsi", __name__, static_folder=str(STATIC),
                       static_url_path="/plugins/call_jitsi/static")]
+
+
+@hookimpl
+def register_access_policies() -> dict[str, Any]:
+    """The vendored scripts are files anyone may fetch."""
+    return {"GET call_jitsi.static": STATIC_FILES}
 
 
 @hookimpl

@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Blueprint
 
+from core.api import STATIC as STATIC_FILES
 from core.api import hookimpl
 
 from .provider import LiveKitProvider
@@ -36,3 +37,9 @@ def register_blueprints(app: Any) -> list[Any]:
     """Serve the vendored LiveKit client and the adapter under /plugins/call_livekit/static/."""
     return [Blueprint("call_livekit", __name__, static_folder=str(STATIC),
                       static_url_path="/plugins/call_livekit/static")]
+
+
+@hookimpl
+def register_access_policies() -> dict[str, Any]:
+    """The vendored client and the adapter are files anyone may fetch."""
+    return {"GET call_livekit.static": STATIC_FILES}

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Blueprint
 
-from core.api import hookimpl
+from core.api import CONVERSATION_VIEWERS, STATIC, hookimpl
 from plugins.call_webrtc.provider import WebrtcProvider
 from plugins.call_webrtc.settings import WebrtcSettings
 from plugins.call_webrtc.signalling import register_handlers
@@ -41,3 +41,10 @@ def register_blueprints(app: Any) -> list[Blueprint]:
 def register_socketio_handlers(socketio: Any) -> None:
     """The signalling events `webrtc_signal` and `webrtc_join`."""
     register_handlers(socketio)
+
+
+@hookimpl
+def register_access_policies() -> dict[str, Any]:
+    """webrtc.js for anyone; the signalling events for those in the conversation's room (checked per event)."""
+    return {"GET call_webrtc.static": STATIC,
+            "webrtc_join": CONVERSATION_VIEWERS, "webrtc_signal": CONVERSATION_VIEWERS}

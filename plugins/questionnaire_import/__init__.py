@@ -14,6 +14,8 @@ from typing import Any
 from flask import url_for
 
 from core.api import (
+    ADMIN,
+    INTERNAL,
     Markup,
     PluginModels,
     Questionnaire,
@@ -67,6 +69,13 @@ def register_blueprints(app: Any) -> list[Any]:
     from .webhook import blueprint as webhook
 
     return [admin_pages, webhook]
+
+
+@hookimpl
+def register_access_policies() -> dict[str, Any]:
+    """The import page is for admins; the webhook for a form tool that signs its body with the shared secret."""
+    return {"GET questionnaire_import.upload": ADMIN, "POST questionnaire_import.upload": ADMIN,
+            "GET questionnaire_import.template": ADMIN, "POST questionnaire_import_webhook.receive": INTERNAL}
 
 
 @hookimpl
