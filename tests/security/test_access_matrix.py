@@ -65,8 +65,8 @@ FLASHES = re.compile(r'<div class="container flashes".*?</div>', re.S)
 REFUSALS = (401, 403, 404)
 ENDS_SESSION = frozenset({"POST auth.logout"})
 """Routes that sign the actor out: sent from a throwaway client signed in for the purpose."""
-UNWATCHED_TABLES: frozenset[str] = frozenset()
-"""Tables a refused request may still write (none today; a session's last-seen time would be one)."""
+UNWATCHED_TABLES: frozenset[str] = frozenset({"user_session"})
+"""Tables a refused request may still write: a session's last-seen time (written at most once a minute)."""
 ACCESS_CODES = frozenset({"unauthenticated", "not_found", "closed", "not_joined", "forbidden"})
 """The codes of a room event's acknowledgement that refuse the sender (core/room/events.py)."""
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core import accounts, safety
+from core import accounts, safety, sessions
 from core.access_policy import AccessTables, access_tables
 from core.api import active_questionnaire, create_user
 from core.archive.descriptions import propose
@@ -234,6 +234,10 @@ class Scene:
             return Conversation.get_by_id(made.id)
         return self._once("conversation", make)
 
+    def spare_session(self) -> Any:
+        """A second signed-in session of Ann's, on no client of the world (ending it signs nobody out)."""
+        return self._once("spare_session", lambda: sessions.create(self.world.user("ann")).record)
+
     def recording(self) -> Any:
         """The conversation's recording, processed (master, FLAC and access copy in the blob store)."""
 
@@ -339,7 +343,7 @@ class Scene:
 
 TOKEN_PURPOSES = {"auth.verify": "verify", "auth.reset": "reset", "auth.magic_login": "magic",
                   "auth.welcome": "invite", "public.newsletter_confirm": "newsletter",
-                  "public.newsletter_unsubscribe": "newsletter"}
+                  "public.newsletter_unsubscribe": "newsletter", "unlock.confirm": "unlock"}
 
 
 def static_file(app: Any, endpoint: str) -> str:
@@ -372,7 +376,7 @@ def url_values(scene: Scene, endpoint: str, arguments: set[str]) -> dict[str, An
                     "safety": lambda: scene.met_person().id},
         "report_id": lambda: scene.report().id,
         "cohort_id": lambda: scene.cohort().id,
-        "session_id": {"live": lambda: scene.live_session().id},
+        "session_id": {"live": lambda: scene.live_session().id, "sessions": lambda: scene.spare_session().id},
         "deposit_id": lambda: scene.deposit().id,
         "recording_id": lambda: scene.recording().id,
         "message_id": lambda: world.outbox_message,
