@@ -313,6 +313,34 @@ class RateLimits(Section):
     storage_url: str = Field("memory://", description="memory:// or redis://HOST:PORT to share counters.")
 
 
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
+
+
+class MfaSettings(Section):
+    """Two-factor sign-in: who must set up a second factor, and how wrong codes are throttled."""
+
+    required_roles: list[str] = Field(
+        ["admin", "facilitator", "staff"],
+        description="Roles that must set up a second factor (an authenticator app or a passkey) at their next "
+        "sign-in. `staff` stands for every role other than participant, including roles a plugin adds later. "
+        "[] lets everyone choose (participants may always opt in).")
+    max_failures: int = Field(5, ge=1, le=100,
+                              description="Wrong second-factor codes in a row before the account's second step "
+                              "is locked.")
+    lock_minutes: int = Field(15, ge=1, le=1440, description="How long that lock lasts.")
+    pending_minutes: int = Field(5, ge=1, le=60,
+                                 description="How long a correct password waits for the second factor.")
+
+    @field_validator("required_roles")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        for role in value:
+            if not _ROLE_NAME.match(role):
+                raise ValueError(f"{role!r} is not a role name: use lower-case letters, digits and _, "
+                                 "such as admin, facilitator or staff")
+        return value
+
+
 class AccountSettings(Section):
     """Accounts and sign-in."""
 
@@ -323,6 +351,7 @@ class AccountSettings(Section):
     magic_link_minutes: int = Field(15, ge=5, le=1440, description="Lifetime of a log-in link.")
     remember_days: int = Field(30, ge=1, le=365, description="How long \"remember me\" lasts.")
     rate_limits: RateLimits = Field(default_factory=RateLimits, description="Abuse protection.")
+    mfa: MfaSettings = Field(default_factory=MfaSettings, description="Two-factor sign-in.")
 
 
 class MatchingSettings(Section):

@@ -4,6 +4,7 @@ from core.models.accounts import AuthToken, User
 from core.models.archive import ArchiveConsent, Deposit, DescriptionProposal, Publication
 from core.models.audit import AuditEvent
 from core.models.matching import Cohort, CohortMember, CohortPair, Dismissal, Invitation, Match
+from core.models.mfa import PasskeyCredential, RecoveryCode, SecondFactorThrottle, TotpFactor
 from core.models.newsletter import NewsletterSubscriber
 from core.models.presence import ConversationPresence
 from core.models.profiles import Answer, Consent, Profile
@@ -34,7 +35,8 @@ CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, 
                SlotProposal, Message, AgreementAcceptance, ReminderSent, NoShow, Standby,
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
                RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput,
-               ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent]
+               ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent,
+               TotpFactor, RecoveryCode, PasskeyCredential, SecondFactorThrottle]
 
 __all__ = [
     "CORE_MODELS",
@@ -63,6 +65,7 @@ __all__ = [
     "ModerationAction",
     "NewsletterSubscriber",
     "NoShow",
+    "PasskeyCredential",
     "Profile",
     "Publication",
     "Recording",
@@ -71,11 +74,14 @@ __all__ = [
     "RecordingEvent",
     "RecordingOutput",
     "RecordingTrack",
+    "RecoveryCode",
     "ReminderSent",
     "Report",
     "RoomConnection",
     "RoomState",
+    "SecondFactorThrottle",
     "SlotProposal",
     "Standby",
+    "TotpFactor",
     "User",
 ]
