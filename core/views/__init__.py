@@ -24,6 +24,8 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
         questionnaire,
         safety,
         scheduling,
+        second_factor,
+        security,
     )
     from core.views import live as live_views
     from core.views import recording as recording_views
@@ -32,7 +34,7 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
 
     for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views,
                    room_views, recording_views, admin_conversations, admin_recordings, listen, archive_choices,
-                   admin_archive):
+                   admin_archive, second_factor, security):
         app.register_blueprint(module.blueprint)
     from core.views import calendar
 
