@@ -17,7 +17,7 @@ import pytest
 
 from core import audit
 from core.db import database
-from core.mfa import recovery
+from core.mfa import recovery, totp
 from core.mfa.policy import role_requires_second_factor
 from core.models import AuditEvent, PasskeyCredential, RecoveryCode, TotpFactor, User
 from core.views.sign_in_flow import PENDING_KEY
@@ -372,3 +372,16 @@ def test_the_second_step_without_a_password_first_goes_back_to_sign_in(client):
     response = client.get("/login/second-factor")
 
     assert response.status_code == 302 and response.headers["Location"].endswith("/login")
+
+
+def test_a_code_of_the_last_accepted_time_step_or_earlier_does_not_match():
+    secret = pyotp.random_base32()
+    now = dt.datetime.now(dt.UTC)
+    step = pyotp.TOTP(secret).timecode(now)
+    code = pyotp.TOTP(secret).at(now)
+
+    assert totp.matching_step(secret, code, last_step=step - 1, now=now) == step
+    assert totp.matching_step(secret, code, last_step=step, now=now) is None
+    assert totp.matching_step(secret, code[:5], last_step=0, now=now) is None
+    later = now + dt.timedelta(seconds=90)
+    assert totp.matching_step(secret, code, last_step=0, now=later) is None, "one step either side, no more"
