@@ -113,6 +113,9 @@ def test_an_admin_sets_up_an_authenticator_app_at_first_sign_in_then_signs_in_wi
     page.wait_for_url(f"{site.url}/account")
     assert page.get_by_role("link", name="Admin").is_visible()
     assert audit_actions(admin.id) == [audit.MFA_ENROLLED, audit.MFA_FAILED]
+    page.goto(f"{site.url}/admin/second-factor?email=root%40example.org")  # where an admin would reset it
+    assert page.get_by_role("button", name="Reset root@example.org's second factor").is_visible()
+    assert_accessible(page)
 
 
 def test_a_passkey_is_registered_then_signs_in_as_second_factor_and_without_a_password(site, page):
