@@ -385,3 +385,34 @@ def test_a_code_of_the_last_accepted_time_step_or_earlier_does_not_match():
     assert totp.matching_step(secret, code[:5], last_step=0, now=now) is None
     later = now + dt.timedelta(seconds=90)
     assert totp.matching_step(secret, code, last_step=0, now=later) is None, "one step either side, no more"
+
+
+def test_the_owner_is_emailed_about_every_change_to_how_they_sign_in(client, make_user, outbox):
+    _, _, codes = enrolled_participant(client, make_user)
+    sign_in_with_password(client, "ada@example.org")
+    submit_code(client, codes[0])
+    post_form(client, "/account/security", {}, action="/account/security/recovery-codes")
+    post_form(client, "/account/security", {"secret": PASSWORD}, action="/account/security/totp/remove")
+
+    notices = [message.text for message in outbox.to("ada@example.org")
+               if message.subject == "A change to how you sign in"]
+
+    assert [text.split("\n")[2] for text in notices] == [
+        "An authenticator app was set up as your second factor.",
+        "A recovery code was used to sign in to your account.",
+        "New recovery codes were made; the earlier ones no longer work.",
+        "Your authenticator app was turned off as a second factor.",
+    ]
+    assert all("/account/security" in text for text in notices)
+
+
+def test_waiting_at_the_second_step_does_not_allow_setting_up_another_factor(client, make_user):
+    enrolled_participant(client, make_user)
+    sign_in_with_password(client, "ada@example.org")  # the password only
+    token = csrf_token_from(client.get("/login/second-factor").get_data(as_text=True))
+
+    assert client.get("/account/security/totp").headers["Location"].startswith("/login")
+    assert client.post("/account/security/passkeys/options", headers={"X-CSRFToken": token}).status_code == 401
+    assert client.post("/account/security/passkeys", json={}, headers={"X-CSRFToken": token}).status_code == 401
+    assert client.get("/account/security").status_code == 302
+    assert not is_signed_in(client)

@@ -22,6 +22,16 @@ from core.urls import external_url
 
 TOTP, RECOVERY_CODE, PASSKEY = "totp", "recovery_code", "passkey"
 
+# What the notice to the account's owner says happened (after each change of how they sign in).
+CHANGES = {
+    "totp_on": "An authenticator app was set up as your second factor.",
+    "totp_off": "Your authenticator app was turned off as a second factor.",
+    "passkey_added": "A passkey was added to your account.",
+    "passkey_removed": "A passkey was removed from your account.",
+    "codes_new": "New recovery codes were made; the earlier ones no longer work.",
+    "code_used": "A recovery code was used to sign in to your account.",
+}
+
 
 class CodeResult(enum.Enum):
     """What checking a typed code found."""
@@ -98,9 +108,14 @@ def confirm_totp(user: User, code: str | None) -> list[str] | None:
         step = totp.matching_step(factor.secret, code, 0) if factor else None
         if step is None:
             return None
-        TotpFactor.update(confirmed_at=utcnow(), last_step=step).where(TotpFactor.id == factor.id).execute()
+        confirmed = TotpFactor.update(confirmed_at=utcnow(), last_step=step).where(
+            (TotpFactor.id == factor.id) & TotpFactor.confirmed_at.is_null()).execute()
+        if confirmed != 1:
+            return None
         audit.record_event(audit.MFA_ENROLLED, actor_id=user.id, subject_id=user.id, details={"factor": TOTP})
-        return _first_recovery_codes(user)
+        codes = _first_recovery_codes(user)
+    notify(user, "totp_on")
+    return codes
 
 
 def remove_totp(user: User) -> None:
@@ -110,6 +125,8 @@ def remove_totp(user: User) -> None:
         if removed:
             audit.record_event(audit.MFA_REMOVED, actor_id=user.id, subject_id=user.id, details={"factor": TOTP})
         _drop_recovery_codes_if_no_factor(user)
+    if removed:
+        notify(user, "totp_off")
 
 
 def check_code(user: User, code: str | None) -> CodeResult:
@@ -160,6 +177,7 @@ def regenerate_recovery_codes(user: User) -> list[str]:
     with database.atomic():
         codes = _store_new_codes(user)
         audit.record_event(audit.RECOVERY_CODES_REGENERATED, actor_id=user.id, subject_id=user.id)
+    notify(user, "codes_new")
     return codes
 
 
@@ -188,6 +206,7 @@ def _spend_recovery_code(user: User, code: str | None) -> bool:
             return False
         left = RecoveryCode.select().where((RecoveryCode.user == user) & RecoveryCode.used_at.is_null()).count()
         audit.record_event(audit.RECOVERY_CODE_USED, actor_id=user.id, subject_id=user.id, details={"left": left})
+    notify(user, "code_used")
     return True
 
 
@@ -226,7 +245,9 @@ def add_passkey(user: User, credential: Any, challenge: bytes, name: str) -> lis
                                        sign_count=new.sign_count, transports=new.transports,
                                        name=(name or "Passkey").strip()[:60] or "Passkey")
         audit.record_event(audit.PASSKEY_ADDED, actor_id=user.id, subject_id=user.id, details={"passkey_id": key.id})
-        return _first_recovery_codes(user)
+        codes = _first_recovery_codes(user)
+    notify(user, "passkey_added")
+    return codes
 
 
 def rename_passkey(user: User, passkey_id: int, name: str) -> bool:
@@ -244,6 +265,8 @@ def remove_passkey(user: User, passkey_id: int) -> bool:
             audit.record_event(audit.PASSKEY_REMOVED, actor_id=user.id, subject_id=user.id,
                                details={"passkey_id": passkey_id})
             _drop_recovery_codes_if_no_factor(user)
+    if removed:
+        notify(user, "passkey_removed")
     return bool(removed)
 
 
@@ -288,6 +311,13 @@ def reset_second_factor(user: User, actor_id: int | None, via: str = "admin") ->
     queue_email(user.email, "Your second factor was reset", "second_factor_reset",
                 login_url=external_url("auth.login"), required=is_required(user))
     return True
+
+
+def notify(user: User, change: str) -> None:
+    """Email the account's owner that how they sign in changed (one of CHANGES), so a change they did not
+    make does not go unnoticed."""
+    queue_email(user.email, "A change to how you sign in", "second_factor_changed", change=CHANGES[change],
+                security_url=external_url("security.overview"))
 
 
 def lock_remaining(user: User) -> dt.timedelta | None:

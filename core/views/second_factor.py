@@ -34,6 +34,8 @@ def _no_store(response: Any, status: int = 200) -> Response:
 @blueprint.route("/login/second-factor", methods=["GET", "POST"])
 def second_step() -> Response:
     """Ask for a code from the authenticator app or a recovery code (or offer the person's passkey)."""
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.account"))
     user = pending_user(SECOND_STEP)
     if user is None:
         flash(EXPIRED, "error")
@@ -52,8 +54,8 @@ def second_step() -> Response:
             return redirect(next_path)
         error = _wrong_code_message(user, result)
         form.code.errors = [error]
-    elif request.method == "POST" and not form.errors:
-        error = "The form expired. Enter the code again."
+    elif request.method == "POST" and (not form.errors or "csrf_token" in form.errors):
+        error = "The page expired. Enter the code again."
     html = render_template("auth/second_factor.html", form=form, error=error, has_totp=status.totp,
                            has_passkey=bool(status.passkeys))
     return _no_store(html, 400 if (form.errors or error) else 200)

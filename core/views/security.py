@@ -111,6 +111,9 @@ def totp_remove() -> Response:
     if _last_required_factor(current_user):
         flash("Your role needs a second factor: add a passkey before you turn the authenticator app off.", "error")
         return redirect(url_for("security.overview"))
+    if factors.lock_remaining(current_user) is not None:
+        flash("Too many wrong codes: wait a few minutes, then try again.", "error")
+        return redirect(url_for("security.overview"))
     if not (factors.verify_current_code(current_user, form.secret.data)
             or verify_password(current_user.password_hash, form.secret.data)):
         factors.record_failure(current_user, factors.TOTP)
