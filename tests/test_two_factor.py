@@ -17,7 +17,7 @@ import pytest
 
 from core import audit
 from core.db import database
-from core.mfa import recovery, totp
+from core.mfa import recovery, sealing, totp
 from core.mfa.policy import role_requires_second_factor
 from core.models import AuditEvent, PasskeyCredential, RecoveryCode, TotpFactor, User
 from core.views.sign_in_flow import PENDING_KEY
@@ -85,7 +85,7 @@ def test_a_participant_sets_up_an_app_gets_ten_recovery_codes_and_the_change_is_
     user = make_user("ada@example.org")
     sign_in_with_password(client, "ada@example.org")
 
-    _, codes, response = set_up_totp(client)
+    secret, codes, response = set_up_totp(client)
 
     assert response.status_code == 200
     assert len(codes) == 10 and len(set(codes)) == 10
@@ -93,7 +93,9 @@ def test_a_participant_sets_up_an_app_gets_ten_recovery_codes_and_the_change_is_
     with database.connection_context():
         stored = [row.code_hash for row in RecoveryCode.select()]
         assert len(stored) == 10 and not set(codes) & set(stored), "only keyed hashes are stored"
-        assert TotpFactor.get(TotpFactor.user == user.id).confirmed_at is not None
+        factor = TotpFactor.get(TotpFactor.user == user.id)
+        assert factor.confirmed_at is not None
+        assert secret not in factor.secret, "the secret is stored sealed under the instance key"
     [enrolled] = events(audit.MFA_ENROLLED)
     assert (enrolled.actor_id, enrolled.subject_id, enrolled.details) == (user.id, user.id, {"factor": "totp"})
 
@@ -182,10 +184,8 @@ def test_an_emailed_sign_in_link_does_not_skip_the_second_factor(client, make_us
 
 
 def test_turning_the_app_off_needs_the_password_or_a_code(client, make_user):
-    enrolled_participant(client, make_user)
+    _, secret, _ = enrolled_participant(client, make_user)
     sign_in_with_password(client, "ada@example.org")
-    with database.connection_context():
-        secret = TotpFactor.get().secret
     submit_code(client, code_at(secret, 1))
 
     refused = post_form(client, "/account/security", {"secret": "not my password"},
@@ -229,6 +229,14 @@ def test_new_recovery_codes_replace_the_old_ones(client, app, make_user):
     sign_in_with_password(other, "ada@example.org")
     assert submit_code(other, old[0]).status_code == 400
     assert submit_code(other, new[0]).status_code == 302
+
+
+def test_a_sealed_secret_opens_only_with_the_same_instance_key():
+    sealed = sealing.seal("JBSWY3DPEHPK3PXP", b"instance key")
+
+    assert sealing.unseal(sealed, b"instance key") == "JBSWY3DPEHPK3PXP"
+    assert sealing.unseal(sealed, b"another key") is None
+    assert sealing.unseal("not sealed at all", b"instance key") is None
 
 
 def test_recovery_codes_are_read_forgivingly_and_hashed_with_a_key():

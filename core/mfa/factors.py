@@ -15,7 +15,7 @@ from flask import current_app
 from core import audit
 from core.db import database, utcnow
 from core.mail import queue_email
-from core.mfa import passkeys, recovery, throttle, totp
+from core.mfa import passkeys, recovery, sealing, throttle, totp
 from core.mfa.policy import role_requires_second_factor
 from core.models import PasskeyCredential, RecoveryCode, TotpFactor, User
 from core.urls import external_url
@@ -86,18 +86,27 @@ def is_required(user: User) -> bool:
 
 # Authenticator app ------------------------------------------------------------------------------
 
-def totp_setup(user: User) -> TotpFactor:
-    """The unconfirmed authenticator secret to show (the same one until it is confirmed)."""
-    factor = TotpFactor.get_or_none(TotpFactor.user == user)
-    if factor is None:
-        factor = TotpFactor.create(user=user, secret=totp.new_secret())
-    return factor
+def totp_setup(user: User) -> str:
+    """The secret of the person's unconfirmed authenticator setup, to show (the same one until it is
+    confirmed; a new one when there is none or it cannot be unsealed any more)."""
+    factor = TotpFactor.get_or_none((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null())
+    secret = _secret_of(factor) if factor else None
+    if secret is None:
+        secret = totp.new_secret()
+        with database.atomic():
+            TotpFactor.delete().where((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null()).execute()
+            TotpFactor.create(user=user, secret=sealing.seal(secret, _key()))
+    return secret
 
 
-def totp_qr(user: User, factor: TotpFactor) -> tuple[str, str]:
+def totp_qr(user: User, secret: str) -> tuple[str, str]:
     """The otpauth:// address of a setup and its QR code as inline SVG."""
-    uri = totp.provisioning_uri(factor.secret, user.email, _settings().site.name)
+    uri = totp.provisioning_uri(secret, user.email, _settings().site.name)
     return uri, totp.qr_svg(uri)
+
+
+def _secret_of(factor: TotpFactor) -> str | None:
+    return sealing.unseal(factor.secret, _key())
 
 
 def confirm_totp(user: User, code: str | None) -> list[str] | None:
@@ -105,7 +114,8 @@ def confirm_totp(user: User, code: str | None) -> list[str] | None:
     else the new recovery codes to show once (empty when the person still has unused ones)."""
     with database.atomic():
         factor = TotpFactor.get_or_none((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null())
-        step = totp.matching_step(factor.secret, code, 0) if factor else None
+        secret = _secret_of(factor) if factor else None
+        step = totp.matching_step(secret, code, 0) if secret else None
         if step is None:
             return None
         confirmed = TotpFactor.update(confirmed_at=utcnow(), last_step=step).where(
@@ -154,9 +164,10 @@ def record_failure(user: User, kind: str) -> dt.datetime | None:
 
 def _spend_totp(user: User, code: str | None) -> bool:
     factor = TotpFactor.get_or_none((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null(False))
-    if factor is None:
+    secret = _secret_of(factor) if factor else None
+    if secret is None:
         return False
-    step = totp.matching_step(factor.secret, code, factor.last_step)
+    step = totp.matching_step(secret, code, factor.last_step)
     if step is None:
         return False
     # Only one request can move the counter past this step: a replayed code loses the race.

@@ -18,7 +18,7 @@ def up(migrator, db):
 
     class TotpFactor(Base):
         user = ForeignKeyField(User, on_delete="CASCADE", unique=True, backref="+")
-        secret = CharField(max_length=64)
+        secret = CharField(max_length=255)
         created_at = DateTimeField(default=now)
         confirmed_at = DateTimeField(null=True)
         last_step = BigIntegerField(default=0)

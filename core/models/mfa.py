@@ -10,14 +10,15 @@ from core.models.accounts import User
 
 
 class TotpFactor(BaseModel):
-    """A person's authenticator-app secret; active once `confirmed_at` is set (a code proved the setup).
+    """A person's authenticator-app secret, sealed (core.mfa.sealing); active once `confirmed_at` is set
+    (a code proved the setup).
 
     `last_step` is the 30-second time step of the last accepted code: a code of that step or an
     earlier one is refused, so every code works once.
     """
 
     user = peewee.ForeignKeyField(User, backref="+", on_delete="CASCADE", unique=True)
-    secret = peewee.CharField(max_length=64)
+    secret = peewee.CharField(max_length=255)
     created_at = UTCDateTimeField(default=utcnow)
     confirmed_at = UTCDateTimeField(null=True)
     last_step = peewee.BigIntegerField(default=0)

@@ -77,7 +77,7 @@ def totp_setup() -> Response:
         flash("Your authenticator app is already set up. To use another one, turn it off first.", "success")
         return redirect(url_for("security.overview"))
     form = TotpConfirmForm()
-    factor = factors.totp_setup(user)
+    secret = factors.totp_setup(user)
     if form.validate_on_submit():
         codes = factors.confirm_totp(user, form.code.data)
         if codes is not None:
@@ -91,8 +91,8 @@ def totp_setup() -> Response:
                             "your app shows now."]
     elif request.method == "POST" and not form.errors:
         abort(400)
-    uri, svg = factors.totp_qr(user, factor)
-    return _no_store(render_template("security/totp_setup.html", form=form, secret=factor.secret, uri=uri, qr=svg,
+    uri, svg = factors.totp_qr(user, secret)
+    return _no_store(render_template("security/totp_setup.html", form=form, secret=secret, uri=uri, qr=svg,
                                      pending=pending, required=factors.is_required(user)),
                      400 if form.errors else 200)
 
