@@ -270,6 +270,16 @@ def test_an_admin_without_a_second_factor_must_set_one_up_before_any_page(client
     assert client.get("/admin/").status_code == 200
 
 
+@pytest.mark.parametrize("oss_connect_settings", [{"accounts": {"mfa": {"required_roles": []}}}])
+def test_with_no_required_roles_as_in_the_demo_an_admin_signs_in_with_the_password(client, make_user):
+    make_user("root@example.org", role="admin")
+
+    response = sign_in_with_password(client, "root@example.org", next_path="/admin/")
+
+    assert response.headers["Location"] == "/admin/"
+    assert client.get("/admin/").status_code == 200
+
+
 def test_a_participant_is_not_asked_to_set_one_up(client, make_user):
     make_user("ada@example.org")
 
