@@ -170,3 +170,21 @@ def test_a_passkey_the_site_does_not_know_is_refused_with_a_message(site, page):
     status = page.locator("[data-passkey-status]")
     status.filter(has_text="not accepted").wait_for()
     assert page.url == f"{site.url}/login"
+
+
+def test_a_facilitator_may_set_up_a_passkey_instead_of_an_app_at_first_sign_in(site, page):
+    facilitator = create_account("fay@example.org", role="facilitator")
+    virtual_authenticator(page)
+
+    password_step(page, site.url, "fay@example.org")
+    page.wait_for_url(f"{site.url}/account/security/totp")
+    page.get_by_label("Name for this passkey").fill("Work laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.wait_for_url(f"{site.url}/account/security/recovery-codes/new")
+    page.get_by_role("link", name="I have kept them safe: continue").click()
+
+    page.wait_for_url(f"{site.url}/account")
+    assert page.get_by_role("heading", name="Your account").is_visible()
+    assert audit_actions(facilitator.id) == [audit.PASSKEY_ADDED]
+    page.goto(f"{site.url}/account/security/recovery-codes/new")  # shown once only
+    page.wait_for_url(f"{site.url}/account/security")
