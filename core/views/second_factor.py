@@ -15,20 +15,12 @@ from core.mfa import factors
 from core.mfa.passkeys import PasskeyError
 from core.views import webauthn_challenge
 from core.views.forms import SecondFactorForm
-from core.views.sign_in_flow import SECOND_STEP, finish_sign_in, pending_user, safe_next
+from core.views.sign_in_flow import SECOND_STEP, finish_sign_in, no_store, pending_user, safe_next
 
 blueprint = Blueprint("second_factor", __name__)
 
 SIGN_IN = "sign_in"
 EXPIRED = "Your sign-in took too long or was interrupted. Enter your email address and password again."
-
-
-def _no_store(response: Any, status: int = 200) -> Response:
-    """Pages of the sign-in steps are never cached."""
-    response = response if isinstance(response, Response) else Response(response, status=status,
-                                                                         mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @blueprint.route("/login/second-factor", methods=["GET", "POST"])
@@ -58,7 +50,7 @@ def second_step() -> Response:
         error = "The page expired. Enter the code again."
     html = render_template("auth/second_factor.html", form=form, error=error, has_totp=status.totp,
                            has_passkey=bool(status.passkeys))
-    return _no_store(html, 400 if (form.errors or error) else 200)
+    return no_store(html, 400 if (form.errors or error) else 200)
 
 
 def _wrong_code_message(user: Any, result: factors.CodeResult) -> str:
@@ -77,7 +69,7 @@ def passkey_options() -> Response:
     user = pending_user(SECOND_STEP)
     options, challenge = factors.passkey_authentication_options(user)
     webauthn_challenge.remember(challenge, SIGN_IN, user.id if user else None)
-    return _no_store(jsonify(options))
+    return no_store(jsonify(options))
 
 
 @blueprint.route("/login/passkey", methods=["POST"])
@@ -107,4 +99,4 @@ def passkey_sign_in() -> Response | tuple[Response, int]:
             return jsonify(error="Confirm your email address first: use the link we sent you."), 400
         accounts.start_session(signed_in)
         next_path = safe_next(payload.get("next") if isinstance(payload, dict) else None)
-    return _no_store(jsonify(redirect=next_path))
+    return no_store(jsonify(redirect=next_path))

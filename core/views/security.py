@@ -15,19 +15,13 @@ from core.models import User
 from core.security import verify_password
 from core.views import webauthn_challenge
 from core.views.forms import ConfirmForm, PasskeyNameForm, ProveItIsYouForm, TotpConfirmForm
-from core.views.sign_in_flow import ENROL, finish_sign_in, pending_user
+from core.views.sign_in_flow import ENROL, finish_sign_in, no_store, pending_user
 
 blueprint = Blueprint("security", __name__, url_prefix="/account/security")
 
 REGISTER = "register"
 NEW_CODES_KEY = "mfa_new_codes"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-def _no_store(html: str, status: int = 200) -> Response:
-    response = Response(html, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 def _acting_user() -> tuple[User | None, bool]:
@@ -49,7 +43,7 @@ def _last_required_factor(user: User) -> bool:
 def overview() -> Response:
     """What is set up, and the forms to change it."""
     status = factors.status(current_user)
-    return _no_store(render_template(
+    return no_store(render_template(
         "security/overview.html", status=status, required=factors.is_required(current_user),
         confirm=ConfirmForm(), prove=ProveItIsYouForm(), rename=PasskeyNameForm()))
 
@@ -85,14 +79,14 @@ def totp_setup() -> Response:
             if not codes:
                 flash("Your authenticator app is set up.", "success")
                 return redirect(next_path)
-            return _no_store(render_template("security/recovery_codes.html", codes=codes, next_path=next_path,
+            return no_store(render_template("security/recovery_codes.html", codes=codes, next_path=next_path,
                                              first=True))
         form.code.errors = ["That code does not match. Check the time on your phone is right, then enter the code "
                             "your app shows now."]
     elif request.method == "POST" and not form.errors:
         abort(400)
     uri, svg = factors.totp_qr(user, secret)
-    return _no_store(render_template("security/totp_setup.html", form=form, secret=secret, uri=uri, qr=svg,
+    return no_store(render_template("security/totp_setup.html", form=form, secret=secret, uri=uri, qr=svg,
                                      pending=pending, required=factors.is_required(user)),
                      400 if form.errors else 200)
 
@@ -133,7 +127,7 @@ def recovery_codes() -> Response:
         flash("Set up an authenticator app or a passkey first; recovery codes come with it.", "error")
         return redirect(url_for("security.overview"))
     codes = factors.regenerate_recovery_codes(current_user)
-    return _no_store(render_template("security/recovery_codes.html", codes=codes,
+    return no_store(render_template("security/recovery_codes.html", codes=codes,
                                      next_path=url_for("security.overview"), first=False))
 
 
@@ -144,7 +138,7 @@ def new_recovery_codes() -> Response:
     state = session.pop(NEW_CODES_KEY, None)
     if not isinstance(state, dict) or not state.get("codes"):
         return redirect(url_for("security.overview"))
-    return _no_store(render_template("security/recovery_codes.html", codes=state["codes"],
+    return no_store(render_template("security/recovery_codes.html", codes=state["codes"],
                                      next_path=state.get("next") or url_for("security.overview"), first=True))
 
 

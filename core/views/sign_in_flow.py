@@ -67,6 +67,13 @@ def safe_next(target: str | None) -> str:
     return url_for("auth.account")
 
 
+def no_store(body: str | Response, status: int = 200) -> Response:
+    """A page of the sign-in steps or the security settings: never kept in any cache."""
+    response = body if isinstance(body, Response) else Response(body, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 def _remember_pending(user: User, stage: str, next_path: str, remember: bool) -> None:
     state: dict[str, Any] = {"id": user.get_id(), "stage": stage, "at": int(time.time()),
                              "next": next_path, "remember": bool(remember)}
