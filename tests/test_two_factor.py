@@ -125,6 +125,16 @@ def test_with_an_app_the_password_alone_does_not_sign_in(client, make_user):
     assert is_signed_in(client)
 
 
+def test_keep_me_signed_in_waits_for_the_second_factor(client, make_user):
+    _, secret, _ = enrolled_participant(client, make_user)
+
+    password = post_form(client, "/login", {"email": "ada@example.org", "password": PASSWORD, "remember": "y"})
+    assert "remember" not in " ".join(password.headers.getlist("Set-Cookie")), "no lasting sign-in before the code"
+    signed_in = submit_code(client, code_at(secret, 1))
+
+    assert "oss_remember=" in " ".join(signed_in.headers.getlist("Set-Cookie"))
+
+
 def test_a_code_is_accepted_only_once(client, app, make_user):
     _, secret, _ = enrolled_participant(client, make_user)
     code = code_at(secret, 1)  # the enrolment used the current step; the next one is still valid now
