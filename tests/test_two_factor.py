@@ -182,6 +182,20 @@ def test_the_second_step_expires(client, make_user):
     assert not is_signed_in(client)
 
 
+def test_setting_up_a_required_factor_may_take_longer_but_not_for_ever(client, make_user):
+    make_user("root@example.org", role="admin")
+    sign_in_with_password(client, "root@example.org")
+
+    def started_minutes_ago(minutes: int) -> None:
+        with client.session_transaction() as session:
+            session[PENDING_KEY] = {**session[PENDING_KEY], "at": int(time.time()) - minutes * 60}
+
+    started_minutes_ago(20)
+    assert client.get("/account/security/totp").status_code == 200, "installing an app takes a while"
+    started_minutes_ago(31)
+    assert client.get("/account/security/totp").headers["Location"].startswith("/login")
+
+
 def test_an_emailed_sign_in_link_does_not_skip_the_second_factor(client, make_user, outbox):
     enrolled_participant(client, make_user)
     post_form(client, "/magic", {"email": "ada@example.org"})

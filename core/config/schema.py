@@ -330,6 +330,9 @@ class MfaSettings(Section):
     lock_minutes: int = Field(15, ge=1, le=1440, description="How long that lock lasts.")
     pending_minutes: int = Field(5, ge=1, le=60,
                                  description="How long a correct password waits for the second factor.")
+    enrol_minutes: int = Field(30, ge=5, le=240,
+                               description="How long a correct password waits while a role that needs a second "
+                               "factor sets one up (installing an app takes a while).")
 
     @field_validator("required_roles")
     @classmethod

@@ -45,7 +45,7 @@ def overview() -> Response:
     status = factors.status(current_user)
     return no_store(render_template(
         "security/overview.html", status=status, required=factors.is_required(current_user),
-        confirm=ConfirmForm(), prove=ProveItIsYouForm(), rename=PasskeyNameForm()))
+        prove=ProveItIsYouForm()))
 
 
 @blueprint.route("/enrol")

@@ -1,7 +1,8 @@
 """The half-signed-in state between a correct password (or emailed link) and the second factor.
 
 Nothing here signs anyone in but `finish_sign_in`; until then the person is anonymous to every page.
-The state lives in Flask's session for `accounts.mfa.pending_minutes` and names the account by id and
+The state lives in Flask's session for `accounts.mfa.pending_minutes` (`enrol_minutes` while a
+required factor is being set up) and names the account by id and
 session version, so a password reset or a sign-out everywhere in the meantime voids it.
 """
 
@@ -40,7 +41,8 @@ def pending_user(stage: str) -> User | None:
     state = session.get(PENDING_KEY)
     if not isinstance(state, dict) or state.get("stage") != stage:
         return None
-    lifetime = current_app.extensions["oss_connect"].settings.accounts.mfa.pending_minutes * 60
+    mfa = current_app.extensions["oss_connect"].settings.accounts.mfa
+    lifetime = (mfa.enrol_minutes if stage == ENROL else mfa.pending_minutes) * 60
     if not isinstance(state.get("at"), int | float) or time.time() - state["at"] > lifetime:
         session.pop(PENDING_KEY, None)
         return None
