@@ -458,3 +458,29 @@ def test_waiting_at_the_second_step_does_not_allow_setting_up_another_factor(cli
     assert client.post("/account/security/passkeys", json={}, headers={"X-CSRFToken": token}).status_code == 401
     assert client.get("/account/security").status_code == 302
     assert not is_signed_in(client)
+
+
+def test_one_code_sent_by_several_requests_at_once_signs_in_only_one(client, app, make_user):
+    import threading
+
+    _, secret, _ = enrolled_participant(client, make_user)
+    code = code_at(secret, 1)
+    clients, tokens = [], []
+    for _ in range(6):
+        other = app.test_client()
+        sign_in_with_password(other, "ada@example.org")
+        tokens.append(csrf_token_from(other.get("/login/second-factor").get_data(as_text=True)))
+        clients.append(other)
+    start, results = threading.Barrier(len(clients)), []
+
+    def send(other: Any, token: str) -> None:
+        start.wait()
+        results.append(other.post("/login/second-factor", data={"code": code, "csrf_token": token}).status_code)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(clients, tokens, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(results) == [302] + [400] * 5
