@@ -484,3 +484,20 @@ def test_one_code_sent_by_several_requests_at_once_signs_in_only_one(client, app
         thread.join()
 
     assert sorted(results) == [302] + [400] * 5
+
+
+def test_nobody_can_rename_or_remove_someone_elses_passkey(client, make_user):
+    owner = make_user("ada@example.org")
+    make_user("eve@example.org")
+    with database.connection_context():
+        key = PasskeyCredential.create(user=owner.id, credential_id="AAAA", public_key="AAAA", name="Ada's phone")
+    sign_in_with_password(client, "eve@example.org")
+
+    renamed = post_form(client, "/account/security", {"name": "mine now"},
+                        action=f"/account/security/passkeys/{key.id}/rename")
+    removed = post_form(client, "/account/security", {}, action=f"/account/security/passkeys/{key.id}/remove")
+
+    assert (renamed.status_code, removed.status_code) == (404, 404)
+    with database.connection_context():
+        assert PasskeyCredential.get_by_id(key.id).name == "Ada's phone"
+    assert events(audit.PASSKEY_REMOVED) == []
