@@ -501,3 +501,22 @@ def test_nobody_can_rename_or_remove_someone_elses_passkey(client, make_user):
     with database.connection_context():
         assert PasskeyCredential.get_by_id(key.id).name == "Ada's phone"
     assert events(audit.PASSKEY_REMOVED) == []
+
+
+def test_the_owner_renames_and_removes_a_passkey(client, make_user, outbox):
+    owner = make_user("ada@example.org")
+    sign_in_with_password(client, "ada@example.org")
+    with database.connection_context():  # registered in the meantime (a real one: see the browser tests)
+        key = PasskeyCredential.create(user=owner.id, credential_id="AAAA", public_key="AAAA", name="Phone")
+
+    post_form(client, "/account/security", {"name": "Old phone\u202e"},
+              action=f"/account/security/passkeys/{key.id}/rename")
+    with database.connection_context():
+        assert PasskeyCredential.get_by_id(key.id).name == "Old phone", "bidi controls are dropped"
+    post_form(client, "/account/security", {}, action=f"/account/security/passkeys/{key.id}/remove")
+
+    with database.connection_context():
+        assert PasskeyCredential.select().count() == 0
+    [removed] = events(audit.PASSKEY_REMOVED)
+    assert (removed.actor_id, removed.details) == (owner.id, {"passkey_id": key.id})
+    assert "A passkey was removed" in outbox.last_to("ada@example.org").text
