@@ -520,3 +520,13 @@ def test_the_owner_renames_and_removes_a_passkey(client, make_user, outbox):
     [removed] = events(audit.PASSKEY_REMOVED)
     assert (removed.actor_id, removed.details) == (owner.id, {"passkey_id": key.id})
     assert "A passkey was removed" in outbox.last_to("ada@example.org").text
+
+
+def test_a_password_reset_meanwhile_voids_the_waiting_second_step(client, make_user):
+    user, _, _ = enrolled_participant(client, make_user)
+    sign_in_with_password(client, "ada@example.org")
+    with database.connection_context():
+        User.update(session_version=User.session_version + 1).where(User.id == user.id).execute()
+
+    assert client.get("/login/second-factor").headers["Location"].endswith("/login")
+    assert not is_signed_in(client)

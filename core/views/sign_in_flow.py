@@ -46,9 +46,10 @@ def pending_user(stage: str) -> User | None:
     if not isinstance(state.get("at"), int | float) or time.time() - state["at"] > lifetime:
         session.pop(PENDING_KEY, None)
         return None
-    user = User.from_session_id(str(state.get("id", "")))
-    if user is None:
+    user = User.get_or_none(User.id == state.get("user")) if isinstance(state.get("user"), int) else None
+    if user is None or not user.is_active or user.session_version != state.get("version"):
         session.pop(PENDING_KEY, None)
+        return None
     return user
 
 
@@ -77,7 +78,7 @@ def no_store(body: str | Response, status: int = 200) -> Response:
 
 
 def _remember_pending(user: User, stage: str, next_path: str, remember: bool) -> None:
-    state: dict[str, Any] = {"id": user.get_id(), "stage": stage, "at": int(time.time()),
+    state: dict[str, Any] = {"user": user.id, "version": user.session_version, "stage": stage, "at": int(time.time()),
                              "next": next_path, "remember": bool(remember)}
     session.clear()  # nothing of an earlier visit carries over
     session[PENDING_KEY] = state
