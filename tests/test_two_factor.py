@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 import time
 from typing import Any
 
@@ -461,8 +462,6 @@ def test_waiting_at_the_second_step_does_not_allow_setting_up_another_factor(cli
 
 
 def test_one_code_sent_by_several_requests_at_once_signs_in_only_one(client, app, make_user):
-    import threading
-
     _, secret, _ = enrolled_participant(client, make_user)
     code = code_at(secret, 1)
     clients, tokens = [], []
