@@ -423,6 +423,28 @@ def set_role(ctx: click.Context, config_path: str | None, email: str, role: str)
                + (" (signed out everywhere)" if user.role != role else ""))
 
 
+@cli.command("reset-second-factor")
+@config_option
+@click.argument("email")
+@click.pass_context
+def reset_second_factor(ctx: click.Context, config_path: str | None, email: str) -> None:
+    """Remove a person's second factor (authenticator app, passkeys, recovery codes); they are emailed and the
+    reset is written to the audit record."""
+    from core.db import database
+    from core.mfa.factors import reset_second_factor as reset
+    from core.models import User
+
+    app = app_or_exit(ctx, config_path)
+    with app.app_context(), database.connection_context():
+        user = User.by_email(email)
+        if user is None:
+            click.echo(f"no account with the address {email}; check it for typing mistakes", err=True)
+            sys.exit(1)
+        done = reset(user, actor_id=None, via="cli")
+    click.echo(f"the second factor of {user.email} is reset; they have been emailed" if done
+               else f"{user.email} has no second factor: nothing changed")
+
+
 @cli.command("process-recording")
 @config_option
 @click.argument("recording_ids", nargs=-1, type=int)

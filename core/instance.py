@@ -36,12 +36,16 @@ def write_instance(folder: Path, *, force: bool = False) -> list[str]:
 
 
 DEMO_MARKER = "  # demo_data:"
+MFA_MARKER = "    required_roles: [admin, facilitator, staff]"
+DEMO_MFA = "    required_roles: []              # the demo: staff need not set up a second factor; never in production"
 
 
 def enable_demo(config: Path) -> bool:
-    """Uncomment the demo_data line of a config written from the example; False if not found."""
+    """Uncomment the demo_data line of a config written from the example, and let its staff sign in without
+    setting up a second factor first (accounts.mfa.required_roles: []); False if the line is not found."""
     text = config.read_text(encoding="utf-8")
     if DEMO_MARKER not in text:
         return False
-    config.write_text(text.replace(DEMO_MARKER, "  demo_data:", 1), encoding="utf-8")
+    text = text.replace(DEMO_MARKER, "  demo_data:", 1)
+    config.write_text(text.replace(MFA_MARKER, DEMO_MFA, 1), encoding="utf-8")
     return True

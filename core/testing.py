@@ -205,13 +205,18 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 
 def base_test_config(database_url: str, instance_path: Path, extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The config a test instance starts from: the test database, in-line jobs, an outbox."""
+    """The config a test instance starts from: the test database, in-line jobs, an outbox.
+
+    No role is forced to set up a second factor (accounts.mfa.required_roles: []), so tests can sign staff
+    in with a password alone; tests of two-factor sign-in set the roles they need.
+    """
     base = {
         "site": {"name": "Test Conversations", "organisation": "Test Radio", "base_url": "http://localhost",
                  "secret_key": secrets.token_urlsafe(48)},
         "database": {"url": database_url},
         "jobs": {"backend": "immediate"},
         "mail": {"backend": "outbox", "outbox_folder": str(instance_path / "outbox")},
+        "accounts": {"mfa": {"required_roles": []}},
     }
     return deep_merge(base, extra or {})
 

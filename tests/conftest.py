@@ -48,15 +48,18 @@ class LiveServer:
 
 
 def start_live_server(instance: Path, database_url: str, settings: dict[str, Any],
-                      plugins: dict[str, Any]) -> tuple[LiveServer, Any]:
-    """Write a config for a free port, build the app, and serve it from a thread."""
+                      plugins: dict[str, Any], host_name: str = "127.0.0.1") -> tuple[LiveServer, Any]:
+    """Write a config for a free port, build the app, and serve it from a thread on 127.0.0.1.
+
+    `host_name` is the name the site is reached by (e.g. localhost, which WebAuthn accepts and an IP
+    address is not)."""
     from werkzeug.serving import make_server
 
     from core.app import create_app
     from core.config import load_config
 
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://{host_name}:{port}"
     config = base_test_config(database_url, instance, deep_merge({"site": {"base_url": url}}, settings))
     config["plugins"] = {**(config.get("plugins") or {}), **{name: None for name in plugins
                                                               if name not in (config.get("plugins") or {})}}

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from core.db import database
 from core.models import AuthToken, User
@@ -189,7 +190,9 @@ def test_signup_can_be_closed_in_the_config(instance, database_url):
     from core.config import load_config
 
     config = instance / "oss-connect.yaml"
-    config.write_text(config.read_text(encoding="utf-8") + "accounts:\n  allow_signup: false\n", encoding="utf-8")
+    settings = yaml.safe_load(config.read_text(encoding="utf-8"))
+    settings.setdefault("accounts", {})["allow_signup"] = False
+    config.write_text(yaml.safe_dump(settings, sort_keys=False), encoding="utf-8")
     closed = create_app(load_config(config), testing=True).test_client()
 
     assert closed.get("/signup").status_code == 403

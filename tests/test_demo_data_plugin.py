@@ -106,6 +106,7 @@ def test_login_page_shows_the_demo_note_when_the_plugin_is_enabled(client):
     assert '<h2 id="demo-note">This is a demo</h2>' in page
     assert (f"Sign in as <code>participant1@{DOMAIN}</code> (up to participant3) or <code>admin@{DOMAIN}</code>, "
             "password <code>demo &lt;b&gt;password&lt;/b&gt;</code>.") in page
+    assert "admins and facilitators must set up a second factor" in page, "the demo says what it leaves out"
 
 
 def test_login_page_has_no_demo_note_without_the_plugin(client):

@@ -91,6 +91,7 @@ def test_the_example_with_the_demo_plugin_enabled_is_valid(tmp_path):
     loaded = load_config(config, environ={"OSS_CONNECT_SECRET_KEY": SECRET})
     assert [info.name for info in loaded.plugins] == ["questionnaire_yaml", "matching_bridge", "call_webrtc",
                                                       "archive_site", "archive_bagit", "demo_data"]
+    assert loaded.settings.accounts.mfa.required_roles == [], "the demo's staff must be able to sign in at once"
 
 
 def test_every_option_has_a_description_to_document():

@@ -348,6 +348,8 @@ class ThrottleSettings(Section):
         if self.daily_cap < self.lock_after:
             raise ValueError(f"daily_cap ({self.daily_cap}) must be at least lock_after ({self.lock_after})")
         return self
+
+
 class SessionSettings(Section):
     """How long a sign-in lasts. Staff means every role other than participant (admins, facilitators, and
     any role added later)."""
@@ -364,6 +366,37 @@ class SessionSettings(Section):
                                  "stay signed in.")
     remember_staff: bool = Field(False, description="Let staff accounts use \"keep me signed in\" "
                                  "(off: staff sign in again after every idle timeout).")
+
+
+_ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
+
+
+class MfaSettings(Section):
+    """Two-factor sign-in: who must set up a second factor, and how wrong codes are throttled."""
+
+    required_roles: list[str] = Field(
+        ["admin", "facilitator", "staff"],
+        description="Roles that must set up a second factor (an authenticator app or a passkey) at their next "
+        "sign-in. `staff` stands for every role other than participant, including roles a plugin adds later. "
+        "[] lets everyone choose (participants may always opt in).")
+    max_failures: int = Field(5, ge=1, le=100,
+                              description="Wrong second-factor codes in a row before the account's second step "
+                              "is locked.")
+    lock_minutes: int = Field(15, ge=1, le=1440, description="How long that lock lasts.")
+    pending_minutes: int = Field(5, ge=1, le=60,
+                                 description="How long a correct password waits for the second factor.")
+    enrol_minutes: int = Field(30, ge=5, le=240,
+                               description="How long a correct password waits while a role that needs a second "
+                               "factor sets one up (installing an app takes a while).")
+
+    @field_validator("required_roles")
+    @classmethod
+    def _role_names(cls, value: list[str]) -> list[str]:
+        for role in value:
+            if not _ROLE_NAME.match(role):
+                raise ValueError(f"{role!r} is not a role name: use lower-case letters, digits and _, "
+                                 "such as admin, facilitator or staff")
+        return value
 
 
 class AccountSettings(Section):
@@ -383,6 +416,7 @@ class AccountSettings(Section):
     rate_limits: RateLimits = Field(default_factory=RateLimits, description="Abuse protection.")
     throttle: ThrottleSettings = Field(default_factory=ThrottleSettings, description=(
         "Sign-in throttling per account and per address, and account locks."))
+    mfa: MfaSettings = Field(default_factory=MfaSettings, description="Two-factor sign-in.")
 
 
 class MatchingSettings(Section):

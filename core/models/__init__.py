@@ -4,6 +4,7 @@ from core.models.accounts import AuthToken, User
 from core.models.archive import ArchiveConsent, Deposit, DescriptionProposal, Publication
 from core.models.audit import AuditEvent
 from core.models.matching import Cohort, CohortMember, CohortPair, Dismissal, Invitation, Match
+from core.models.mfa import PasskeyCredential, RecoveryCode, SecondFactorThrottle, TotpFactor
 from core.models.newsletter import NewsletterSubscriber
 from core.models.presence import ConversationPresence
 from core.models.profiles import Answer, Consent, Profile
@@ -37,7 +38,8 @@ CORE_MODELS = [User, AuthToken, NewsletterSubscriber, Profile, Answer, Consent, 
                ConversationPresence, CallRoomRecord, RoomState, RecordingConsent, RecordingEvent,
                RoomConnection, ConversationNote, Recording, RecordingTrack, RecordingChunk, RecordingOutput,
                ArchiveConsent, DescriptionProposal, Deposit, Publication, AuditEvent, ThrottleFailure,
-               AccountLock, UserSession, SessionSocket]
+               AccountLock, UserSession, SessionSocket, TotpFactor, RecoveryCode, PasskeyCredential,
+               SecondFactorThrottle]
 
 __all__ = [
     "CORE_MODELS",
@@ -67,6 +69,7 @@ __all__ = [
     "ModerationAction",
     "NewsletterSubscriber",
     "NoShow",
+    "PasskeyCredential",
     "Profile",
     "Publication",
     "Recording",
@@ -75,14 +78,17 @@ __all__ = [
     "RecordingEvent",
     "RecordingOutput",
     "RecordingTrack",
+    "RecoveryCode",
     "ReminderSent",
     "Report",
     "RoomConnection",
     "RoomState",
+    "SecondFactorThrottle",
     "SessionSocket",
     "SlotProposal",
     "Standby",
     "ThrottleFailure",
+    "TotpFactor",
     "User",
     "UserSession",
 ]

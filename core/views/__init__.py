@@ -24,6 +24,8 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
         questionnaire,
         safety,
         scheduling,
+        second_factor,
+        security,
         sessions,
     )
     from core.views import live as live_views
@@ -33,7 +35,7 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
 
     for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views,
                    room_views, recording_views, admin_conversations, admin_recordings, listen, archive_choices,
-                   admin_archive, sessions):
+                   admin_archive, sessions, second_factor, security):
         app.register_blueprint(module.blueprint)
     from core.views import calendar
 

@@ -1,4 +1,4 @@
-"""The admin area: an overview and the email outbox."""
+"""The admin area: an overview, the email outbox, and resetting a person's second factor."""
 
 from __future__ import annotations
 
@@ -7,12 +7,14 @@ from functools import wraps
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, abort, current_app, make_response, render_template
+from flask import Blueprint, abort, current_app, flash, make_response, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
 from core import outbox
+from core.mfa import factors
 from core.models import NewsletterSubscriber, User
+from core.views.forms import ConfirmForm, PersonLookupForm
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -77,3 +79,37 @@ def outbox_message_html(message_id: str) -> Response:
         "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'self'")
     response.headers["X-Frame-Options"] = "SAMEORIGIN"
     return response
+
+
+@blueprint.route("/second-factor")
+@admin_required
+def second_factor() -> tuple[str, int]:
+    """Look a person up by email address and see their second factors, with a button to reset them."""
+    form = PersonLookupForm(request.args, meta={"csrf": False})
+    person = status = None
+    if request.args and form.validate():
+        person = User.by_email(form.email.data)
+        if person is None:
+            form.email.errors = ["No account has this address. Check it for typing mistakes."]
+        else:
+            status = factors.status(person)
+    return render_template("admin/second_factor.html", form=form, person=person, status=status,
+                           confirm=ConfirmForm()), 400 if form.errors else 200
+
+
+@blueprint.route("/people/<int:user_id>/reset-second-factor", methods=["POST"])
+@admin_required
+def reset_second_factor(user_id: int) -> Response:
+    """Remove every second factor of a person, email them and write it to the audit record."""
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        abort(400)
+    person = User.get_or_none(User.id == user_id)
+    if person is None:
+        abort(404)
+    if factors.reset_second_factor(person, actor_id=current_user.id):
+        flash("Their second factor is reset and they have been emailed. At their next sign-in they set up a new one"
+              + (" (their role needs one)." if factors.is_required(person) else " if they want to."), "success")
+    else:
+        flash("This person had no second factor: nothing was changed.", "success")
+    return redirect(url_for("admin.second_factor", email=person.email))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
@@ -11,15 +9,9 @@ from werkzeug.wrappers import Response
 from core import accounts, sessions, throttle
 from core.timezones import sorted_time_zone_names
 from core.views.forms import ConfirmForm, EmailOnlyForm, LoginForm, NewPasswordForm, SignupForm, TimeZoneForm
+from core.views.sign_in_flow import begin_sign_in, safe_next
 
 blueprint = Blueprint("auth", __name__)
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths may be redirect targets after sign-in."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
-        return target
-    return url_for("auth.account")
 
 
 @blueprint.route("/signup", methods=["GET", "POST"])
@@ -42,9 +34,8 @@ def verify(token: str) -> str | Response:
         user = accounts.verify_email(token)
         if user is None:
             return render_template("auth/link_invalid.html", kind="verification"), 400
-        accounts.start_session(user)
         flash("Your email address is confirmed. Welcome! Next, tell us a little about yourself.", "success")
-        return redirect(url_for("questionnaire.overview"))
+        return begin_sign_in(user, url_for("questionnaire.overview"))
     if accounts.peek_token(token, accounts.VERIFY) is None:
         return render_template("auth/link_invalid.html", kind="verification"), 400
     return render_template("auth/confirm_link.html", form=form, kind="verification",
@@ -64,7 +55,7 @@ def resend_verification() -> str | Response:
 
 @blueprint.route("/login", methods=["GET", "POST"])
 def login() -> str | Response:
-    """Sign in with email and password."""
+    """Sign in with email and password (then the second factor, when the account has one)."""
     if current_user.is_authenticated:
         return redirect(url_for("auth.account"))
     form = LoginForm()
@@ -80,8 +71,7 @@ def login() -> str | Response:
         elif not user.is_verified:
             error = "Confirm your email address first: use the link we sent you, or ask for a new one below."
         else:
-            accounts.start_session(user, remember=form.remember.data)
-            return redirect(_safe_next(request.args.get("next")))
+            return begin_sign_in(user, safe_next(request.args.get("next")), remember=form.remember.data)
     status = 400 if (form.errors or error) else 200
     return render_template("auth/login.html", form=form, error=error), status
 
@@ -133,9 +123,8 @@ def _choose_password(token: str, purpose: str, kind: str, next_endpoint: str, do
         if user is None:
             return render_template("auth/link_invalid.html", kind=kind), 400
         throttle.clear_account(user)  # a new password: earlier failed guesses and any lock no longer matter
-        accounts.start_session(user)
         flash(done, "success")
-        return redirect(url_for(next_endpoint))
+        return begin_sign_in(user, url_for(next_endpoint))
     return render_template("auth/reset.html", form=form, **page), 400 if form.errors else 200
 
 
@@ -158,8 +147,7 @@ def magic_login(token: str) -> str | Response:
         user = accounts.magic_login(token)
         if user is None:
             return render_template("auth/link_invalid.html", kind="sign-in"), 400
-        accounts.start_session(user)
-        return redirect(url_for("auth.account"))
+        return begin_sign_in(user, url_for("auth.account"))
     if accounts.peek_token(token, accounts.MAGIC) is None:
         return render_template("auth/link_invalid.html", kind="sign-in"), 400
     return render_template("auth/confirm_link.html", form=form, kind="sign-in",

@@ -248,3 +248,39 @@ class DescriptionDecisionForm(TextForm):
 
     decision = StringField("Decision", validators=[AnyOf(("approve", "decline"), message=(
         "Press Approve or Decline under the proposal."))])
+
+
+class SecondFactorForm(TextForm):
+    """The second step of signing in: a code from the authenticator app, or a recovery code."""
+
+    code = StringField("Code from your authenticator app, or a recovery code", validators=[
+        InputRequired("Enter the 6-digit code your app shows now, or one of your recovery codes."),
+        Length(max=40, message="A code has at most 40 characters.")])
+
+
+class TotpConfirmForm(TextForm):
+    """Confirm an authenticator-app setup with the code it shows."""
+
+    code = StringField("The 6-digit code your app shows", validators=[
+        InputRequired("Enter the 6-digit code your authenticator app shows now."),
+        Length(max=20, message="The code has 6 digits.")])
+
+
+class ProveItIsYouForm(TextForm):
+    """Confirm a sensitive change with the password or a current authenticator code."""
+
+    secret = PasswordField("Your password, or a current code from your authenticator app", validators=[
+        InputRequired("Enter your password or the code your app shows now."), Length(max=1024)])
+
+
+class PasskeyNameForm(TextForm):
+    """A passkey's name, so its owner recognises it in the list."""
+
+    name = StringField("Name", validators=[InputRequired("Give the passkey a name, such as “Laptop”."),
+                                           Length(max=60, message="Use at most 60 characters.")])
+
+
+class PersonLookupForm(TextForm):
+    """Find a person by email address (admin)."""
+
+    email = EmailField("Email address", validators=_EMAIL)

@@ -151,6 +151,9 @@ def render_slot(slot: str) -> Markup | None:
     return Markup(
         '<aside class="panel" aria-labelledby="demo-note"><h2 id="demo-note">This is a demo</h2>'
         "<p>Sign in as <code>participant1@{domain}</code> (up to participant{count}) or "
-        "<code>admin@{domain}</code>, password <code>{password}</code>.</p></aside>"
+        "<code>admin@{domain}</code>, password <code>{password}</code>.</p>"
+        "<p>On a real instance, admins and facilitators must set up a second factor (an authenticator app or a "
+        "passkey) when they first sign in; the demo does not ask for it, so you can look around at once. Try it "
+        "on your account's security page.</p></aside>"
     ).format(domain=escape(settings.email_domain), count=settings.participants,
              password=escape(settings.password))

@@ -34,6 +34,8 @@ ADMIN_PAGES = [
     ("admin-index", "/admin/"),
     ("admin-outbox", "/admin/outbox"),
     ("admin-archive", "/admin/archive"),
+    ("account-security", "/account/security"),
+    ("admin-second-factor", "/admin/second-factor"),
 ]
 
 
