@@ -19,7 +19,9 @@ from core.plugins_loader import StartupError, call_each
 
 PUBLIC_KIND, STATIC_KIND, TOKEN_KIND, INTERNAL_KIND = "public", "static", "token", "internal"
 SIGNED_IN_KIND, ROLES_KIND, OBJECT_KIND = "signed_in", "roles", "object"
-KINDS = (PUBLIC_KIND, STATIC_KIND, TOKEN_KIND, INTERNAL_KIND, SIGNED_IN_KIND, ROLES_KIND, OBJECT_KIND)
+SIGN_IN_STEP_KIND = "sign_in_step"
+KINDS = (PUBLIC_KIND, STATIC_KIND, TOKEN_KIND, INTERNAL_KIND, SIGNED_IN_KIND, ROLES_KIND, OBJECT_KIND,
+         SIGN_IN_STEP_KIND)
 HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
 IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
 """Methods Flask answers by itself for every route; they follow the route's GET (HEAD) or reveal nothing."""
@@ -27,6 +29,7 @@ IGNORED_METHODS = frozenset({"HEAD", "OPTIONS"})
 OBJECT_RELATIONS: dict[str, tuple[str, ...]] = {
     "conversation": ("party", "facilitator_of"),
     "track": ("owner",),
+    "passkey": ("owner",),
     "invitation": ("party",),
     "person": ("met", "suggested"),
     "live_session": ("audience",),
@@ -47,7 +50,9 @@ class Policy:
     or secret; a session grants nothing), signed_in (any signed-in account), roles (signed in with one
     of `roles`; admins hold every role), object (signed in and related to the object the URL names by
     one of `relations`, or holding one of `roles`, which are named explicitly: an object policy without
-    "admin" keeps admins out; anyone else gets the 404 of an id that does not exist).
+    "admin" keeps admins out; anyone else gets the 404 of an id that does not exist), sign_in_step
+    (only someone half signed in, between the password and the second factor; everyone else is sent
+    to the sign-in page).
     """
 
     kind: str
@@ -64,7 +69,7 @@ class Policy:
         route's object passes this policy (a token or a signature still has to be valid)."""
         if self.kind in (PUBLIC_KIND, STATIC_KIND, TOKEN_KIND):
             return True
-        if self.kind == INTERNAL_KIND or role is None:
+        if self.kind in (INTERNAL_KIND, SIGN_IN_STEP_KIND) or role is None:
             return False
         if self.kind == SIGNED_IN_KIND:
             return True
@@ -77,6 +82,9 @@ PUBLIC = Policy(PUBLIC_KIND)
 STATIC = Policy(STATIC_KIND)
 TOKEN = Policy(TOKEN_KIND)
 INTERNAL = Policy(INTERNAL_KIND)
+SIGN_IN_STEP = Policy(SIGN_IN_STEP_KIND)
+"""Only someone half signed in: the password (or an emailed link) proved, the second factor or its set-up
+still to come. Nobody else, signed in or not, gets through: they are sent to the sign-in page."""
 SIGNED_IN = Policy(SIGNED_IN_KIND)
 
 
@@ -139,6 +147,25 @@ ROUTES: dict[str, Policy] = {
     "POST auth.account": SIGNED_IN,
     "GET unlock.confirm": TOKEN,
     "POST unlock.confirm": TOKEN,
+    # Two-factor sign-in: the second step and forced set-up check the half-signed-in state in Flask's
+    # session (anyone else is sent to the sign-in page); a passkey is its owner's alone.
+    "GET second_factor.second_step": SIGN_IN_STEP,
+    "POST second_factor.second_step": SIGN_IN_STEP,
+    "POST second_factor.passkey_options": PUBLIC,
+    "POST second_factor.passkey_sign_in": PUBLIC,
+    "GET security.enrol": SIGN_IN_STEP,
+    "GET security.overview": SIGNED_IN,
+    "GET security.totp_setup": SIGNED_IN,
+    "POST security.totp_setup": SIGNED_IN,
+    "POST security.totp_remove": SIGNED_IN,
+    "POST security.recovery_codes": SIGNED_IN,
+    "GET security.new_recovery_codes": SIGNED_IN,
+    "POST security.passkey_options": SIGNED_IN,
+    "POST security.passkey_add": SIGNED_IN,
+    "POST security.passkey_rename": related("passkey", "owner"),
+    "POST security.passkey_remove": related("passkey", "owner"),
+    "GET admin.second_factor": ADMIN,
+    "POST admin.reset_second_factor": ADMIN,
     "GET sessions.status": PUBLIC,
     "POST sessions.extend": SIGNED_IN,
     "POST sessions.end_one": SIGNED_IN,

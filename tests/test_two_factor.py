@@ -508,10 +508,14 @@ def test_the_owner_renames_and_removes_a_passkey(client, make_user, outbox):
     with database.connection_context():  # registered in the meantime (a real one: see the browser tests)
         key = PasskeyCredential.create(user=owner.id, credential_id="AAAA", public_key="AAAA", name="Phone")
 
-    post_form(client, "/account/security", {"name": "Old phone\u202e"},
-              action=f"/account/security/passkeys/{key.id}/rename")
+    refused = post_form(client, "/account/security", {"name": "Old phone\u202e"},
+                        action=f"/account/security/passkeys/{key.id}/rename")
     with database.connection_context():
-        assert PasskeyCredential.get_by_id(key.id).name == "Old phone", "bidi controls are dropped"
+        assert PasskeyCredential.get_by_id(key.id).name == "Phone", "a name with a bidi override is refused"
+    assert "reverses the direction of text" in client.get(refused.headers["Location"]).get_data(as_text=True)
+    post_form(client, "/account/security", {"name": "Old phone"}, action=f"/account/security/passkeys/{key.id}/rename")
+    with database.connection_context():
+        assert PasskeyCredential.get_by_id(key.id).name == "Old phone"
     post_form(client, "/account/security", {}, action=f"/account/security/passkeys/{key.id}/remove")
 
     with database.connection_context():

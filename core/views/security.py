@@ -184,12 +184,12 @@ def passkey_add() -> Response | tuple[Response, int]:
 @login_required
 def passkey_rename(passkey_id: int) -> Response:
     """Rename one of my passkeys."""
+    if not any(key.id == passkey_id for key in factors.status(current_user).passkeys):
+        abort(404)  # someone else's passkey answers as one that does not exist, whatever the form holds
     form = PasskeyNameForm()
     if not form.validate_on_submit():
         flash(" ".join(form.name.errors) or "The form expired. Try again.", "error")
-    elif not factors.rename_passkey(current_user, passkey_id, _CONTROL.sub("", form.name.data)):
-        abort(404)
-    else:
+    elif factors.rename_passkey(current_user, passkey_id, _CONTROL.sub("", form.name.data)):
         flash("The passkey is renamed.", "success")
     return redirect(url_for("security.overview"))
 

@@ -23,6 +23,7 @@ from flask import url_for
 from core.access_policy import (
     INTERNAL_KIND,
     OBJECT_KIND,
+    SIGN_IN_STEP_KIND,
     TOKEN_KIND,
     AccessTables,
     Policy,
@@ -261,6 +262,8 @@ def test_route_admits_exactly_the_declared_actors(world, key):
             found = problem(send(client, method, bogus), False, refusal_also=(400,))
             if found is None and method == "GET":  # a valid link opens for anyone; a POST would spend it
                 found = problem(send(client, method, path), True)
+        elif policy.kind == SIGN_IN_STEP_KIND:  # nobody here is half signed in: any redirect away refuses
+            found = problem(send(client, method, path), False, refusal_also=(302, 303))
         else:
             response = send(client, method, path)
             found = problem(response, admitted(policy, actor))

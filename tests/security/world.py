@@ -33,6 +33,7 @@ from core.db import database, utcnow
 from core.matching.cohorts import create_cohort
 from core.models import Conversation, Invitation, Match, NewsletterSubscriber, Report, User
 from core.models.archive import Deposit
+from core.models.mfa import PasskeyCredential
 from core.models.recording import RecordingTrack
 from core.models.scheduling import SlotProposal
 from core.outbox import list_messages
@@ -57,7 +58,7 @@ SITE_ROLES = {"anonymous": None, "suspended": None, "outsider": "participant", "
 """The site role of each actor (None: signed out, or as good as: a suspended account's cookie grants nothing)."""
 
 RELATIONS: dict[str, dict[str, set[str]]] = {
-    "participant": {"conversation": {"party"}, "track": {"owner"}, "invitation": {"party"},
+    "participant": {"conversation": {"party"}, "track": {"owner"}, "invitation": {"party"}, "passkey": {"owner"},
                     "person": {"met", "suggested"}, "live_session": {"audience"}},
     "partner": {"conversation": {"party"}, "live_session": {"audience"}},
     "facilitator": {"conversation": {"facilitator_of"}},
@@ -234,6 +235,12 @@ class Scene:
             return Conversation.get_by_id(made.id)
         return self._once("conversation", make)
 
+    def passkey(self) -> Any:
+        """A passkey of Ann's (its key material is never used: the routes only rename or remove it)."""
+        return self._once("passkey", lambda: PasskeyCredential.create(
+            user=self.world.user("ann").id, credential_id=secrets.token_urlsafe(32), public_key="unused",
+            name="Ann's laptop"))
+
     def spare_session(self) -> Any:
         """A second signed-in session of Ann's, on no client of the world (ending it signs nobody out)."""
         return self._once("spare_session", lambda: sessions.create(self.world.user("ann")).record)
@@ -372,7 +379,9 @@ def url_values(scene: Scene, endpoint: str, arguments: set[str]) -> dict[str, An
         "track_id": lambda: scene.track().id,
         "sequence": lambda: 0,
         "invitation_id": lambda: scene.invitation().id,
+        "passkey_id": lambda: scene.passkey().id,
         "user_id": {"matching": lambda: scene.suggested_person().id, "no_shows": lambda: world.user("ben").id,
+                    "admin": lambda: world.user("ben").id,
                     "safety": lambda: scene.met_person().id},
         "report_id": lambda: scene.report().id,
         "cohort_id": lambda: scene.cohort().id,
