@@ -264,10 +264,13 @@ def test_a_sealed_secret_opens_only_with_the_same_instance_key():
     assert sealing.unseal("not sealed at all", b"instance key") is None
 
 
-def test_recovery_codes_are_read_forgivingly_and_hashed_with_a_key():
+def test_recovery_codes_are_read_forgivingly_and_stored_as_salted_password_hashes():
     assert recovery.normalise(" ABCDE fghjk ") == "abcde-fghjk"
     assert recovery.normalise("abcde-fghj") is None
-    assert recovery.digest("abcde-fghjk", b"one") != recovery.digest("abcde-fghjk", b"two")
+    first, second = recovery.digest("abcde-fghjk"), recovery.digest("abcde-fghjk")
+    assert first.startswith("$argon2id$") and first != second, "salted: the same code never hashes alike"
+    assert recovery.matches(first, "abcde-fghjk") and recovery.matches(second, "abcde-fghjk")
+    assert not recovery.matches(first, "abcde-fghjm")
 
 
 # Roles that must have a second factor -------------------------------------------------------------

@@ -200,7 +200,7 @@ def _first_recovery_codes(user: User) -> list[str]:
 def _store_new_codes(user: User) -> list[str]:
     RecoveryCode.delete().where(RecoveryCode.user == user).execute()
     codes = recovery.new_codes()
-    RecoveryCode.insert_many([{"user": user, "code_hash": recovery.digest(code, _key()), "created_at": utcnow()}
+    RecoveryCode.insert_many([{"user": user, "code_hash": recovery.digest(code), "created_at": utcnow()}
                               for code in codes]).execute()
     return codes
 
@@ -209,11 +209,15 @@ def _spend_recovery_code(user: User, code: str | None) -> bool:
     canonical = recovery.normalise(code)
     if canonical is None:
         return False
+    unused = RecoveryCode.select(RecoveryCode.id, RecoveryCode.code_hash).where(
+        (RecoveryCode.user == user) & RecoveryCode.used_at.is_null())
+    matched = next((row.id for row in unused if recovery.matches(row.code_hash, canonical)), None)
+    if matched is None:
+        return False
     with database.atomic():
         spent = RecoveryCode.update(used_at=utcnow()).where(
-            (RecoveryCode.user == user) & (RecoveryCode.code_hash == recovery.digest(canonical, _key()))
-            & RecoveryCode.used_at.is_null()).execute()
-        if spent != 1:
+            (RecoveryCode.id == matched) & RecoveryCode.used_at.is_null()).execute()
+        if spent != 1:  # another request spent it a moment ago
             return False
         left = RecoveryCode.select().where((RecoveryCode.user == user) & RecoveryCode.used_at.is_null()).count()
         audit.record_event(audit.RECOVERY_CODE_USED, actor_id=user.id, subject_id=user.id, details={"left": left})

@@ -28,7 +28,7 @@ def up(migrator, db):
 
     class RecoveryCode(Base):
         user = ForeignKeyField(User, on_delete="CASCADE", backref="+")
-        code_hash = CharField(max_length=64, unique=True)
+        code_hash = CharField(max_length=255)
         created_at = DateTimeField(default=now)
         used_at = DateTimeField(null=True)
 

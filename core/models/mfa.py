@@ -25,10 +25,10 @@ class TotpFactor(BaseModel):
 
 
 class RecoveryCode(BaseModel):
-    """One single-use recovery code; only its keyed hash is stored."""
+    """One single-use recovery code; only its salted argon2id hash is stored."""
 
     user = peewee.ForeignKeyField(User, backref="+", on_delete="CASCADE")
-    code_hash = peewee.CharField(max_length=64, unique=True)
+    code_hash = peewee.CharField(max_length=255)
     created_at = UTCDateTimeField(default=utcnow)
     used_at = UTCDateTimeField(null=True)
 
