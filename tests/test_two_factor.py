@@ -93,12 +93,27 @@ def test_a_participant_sets_up_an_app_gets_ten_recovery_codes_and_the_change_is_
     assert response.headers["Cache-Control"] == "no-store"
     with database.connection_context():
         stored = [row.code_hash for row in RecoveryCode.select()]
-        assert len(stored) == 10 and not set(codes) & set(stored), "only keyed hashes are stored"
+        assert len(stored) == 10 and not set(codes) & set(stored), "only salted hashes are stored"
         factor = TotpFactor.get(TotpFactor.user == user.id)
         assert factor.confirmed_at is not None
         assert secret not in factor.secret, "the secret is stored sealed under the instance key"
     [enrolled] = events(audit.MFA_ENROLLED)
     assert (enrolled.actor_id, enrolled.subject_id, enrolled.details) == (user.id, user.id, {"factor": "totp"})
+
+
+def test_after_a_change_the_security_page_offers_to_sign_out_the_other_devices(app, client, make_user):
+    make_user("ada@example.org")
+    sign_in_with_password(client, "ada@example.org")
+    assert "Sign out everywhere else" not in client.get("/account/security").get_data(as_text=True)
+    laptop = app.test_client()
+    sign_in_with_password(laptop, "ada@example.org")
+    set_up_totp(client)
+
+    page = client.get("/account/security").get_data(as_text=True)
+    assert "signed in on 1 other device" in page
+    post_form(client, "/account/security", {}, action="/account/sessions/end-others")
+
+    assert not is_signed_in(laptop) and is_signed_in(client)
 
 
 def test_a_wrong_code_does_not_turn_the_app_on(client, make_user):

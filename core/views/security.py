@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
+from core import sessions
 from core.mfa import factors
 from core.mfa.passkeys import PasskeyError
 from core.models import User
@@ -43,9 +44,10 @@ def _last_required_factor(user: User) -> bool:
 def overview() -> Response:
     """What is set up, and the forms to change it."""
     status = factors.status(current_user)
+    other_devices = len(sessions.active_for(current_user.id)) - 1
     return no_store(render_template(
         "security/overview.html", status=status, required=factors.is_required(current_user),
-        prove=ProveItIsYouForm()))
+        prove=ProveItIsYouForm(), other_devices=max(other_devices, 0)))
 
 
 @blueprint.route("/enrol")
