@@ -236,3 +236,37 @@ def test_conversation_page_screenshot(live_server, desktop):
         desktop.get_by_role("button", name="Send").click()
     assert desktop.get_by_text("Would an evening next week suit you?").is_visible()
     assert_sane_png(save_screenshot(desktop, "conversation"), DESKTOP["width"])
+
+
+FIREFOX_ON_WINDOWS = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+
+def test_account_sessions_screenshot(live_server, browser, desktop):
+    create_account("maria@example.org")
+    other = browser.new_context(user_agent=FIREFOX_ON_WINDOWS, timezone_id="UTC")
+    try:
+        sign_in(other.new_page(), live_server.url, "maria@example.org")
+        sign_in(desktop, live_server.url, "maria@example.org")
+        open_page(desktop, live_server.url + "/account")
+        rows = desktop.locator(".sessions-table tbody tr")
+        assert rows.count() == 2
+        assert "Firefox on Windows" in rows.nth(0).inner_text() + rows.nth(1).inner_text()
+        assert_sane_png(save_screenshot(desktop, "account-sessions"), DESKTOP["width"])
+    finally:
+        other.close()
+
+
+def test_sign_in_security_screenshot(live_server, desktop):
+    import pyotp
+
+    create_account("maria@example.org")
+    sign_in(desktop, live_server.url, "maria@example.org")
+    open_page(desktop, live_server.url + "/account/security/totp")
+    secret = desktop.locator("#totp-secret").inner_text()
+    desktop.locator('input[name="code"]').fill(pyotp.TOTP(secret).now())
+    with desktop.expect_navigation():
+        desktop.get_by_role("button", name="Turn on the second factor").click()
+    assert desktop.locator("li code").count() == 10, "the ten recovery codes are shown once"
+    open_page(desktop, live_server.url + "/account/security")
+    assert desktop.get_by_text("On: signing in asks for the code your app shows.").is_visible()
+    assert_sane_png(save_screenshot(desktop, "sign-in-security"), DESKTOP["width"])
