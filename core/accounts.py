@@ -186,6 +186,7 @@ def set_password_with_token(raw: str, password: str, purpose: str) -> User | Non
         user.email_verified_at = user.email_verified_at or utcnow()
         user.save()
         sessions.end_all_for_user(user.id, sessions.PASSWORD_CHANGED, actor_id=user.id)
+        audit.record_event(audit.PASSWORD_CHANGED, actor_id=user.id, subject_id=user.id, details={"via": purpose})
     return user
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import peewee
 
-from core import sessions
+from core import audit, sessions
 from core.db import database, utcnow
 from core.matching.access import may_see_profile
 from core.models import Block, Invitation, Match, ModerationAction, Report, User
@@ -27,6 +27,8 @@ DETAILS_MAX = 2000
 """The longest report details (characters)."""
 
 NOTE_MAX = 2000
+AUDITED_ACTIONS = {"suspend": audit.SUSPENDED, "reinstate": audit.REINSTATED}
+"""Moderation actions that change what an account may do, and so go into the audit record."""
 CLOSING = {"dismiss": "dismissed", "warn": "warned", "suspend": "suspended"}
 ACTION_LABELS = {"dismiss": "Dismiss the report", "warn": "Warn the participant by email",
                  "suspend": "Suspend the account", "reinstate": "Reinstate the account"}
@@ -206,6 +208,10 @@ def act(report_or_subject: Report | User, admin: Any, action: str, note: str = "
             _close([report_row], CLOSING[action], admin)
         recorded = ModerationAction.create(subject=subject.id, admin=_id(admin) if admin else None,
                                            report=report_row.id if report_row else None, action=action, note=note)
+        if action in AUDITED_ACTIONS:
+            audit.record_event(AUDITED_ACTIONS[action], actor_id=_id(admin) if admin else None,
+                               subject_id=subject.id, details={"moderation_action_id": recorded.id,
+                                                               "report_id": report_row.id if report_row else None})
     if action == "warn":
         _send_warning(subject)
     return recorded

@@ -466,6 +466,8 @@ def test_a_password_reset_ends_every_session_of_the_account(app, client, make_us
     assert is_signed_in(client), "the browser that reset the password is signed in afresh"
     assert len(rows(ada)) == 1
     assert events(audit.SESSIONS_REVOKED)[0].details["reason"] == "password_changed"
+    [changed] = events(audit.PASSWORD_CHANGED)
+    assert (changed.actor_id, changed.subject_id, changed.details) == (ada.id, ada.id, {"via": "reset"})
 
 
 def test_an_email_change_ends_every_other_session(app, client, make_user):
@@ -525,6 +527,13 @@ def test_suspension_ends_every_session(app, client, make_user):
     assert rows(ada) == []
     client.delete_cookie("oss_session", domain="localhost")
     assert not is_signed_in(client)
+    [suspended] = events(audit.SUSPENDED)
+    assert (suspended.actor_id, suspended.subject_id) == (root.id, ada.id)
+
+    with app.test_request_context(), database.connection_context():
+        safety.act(User.get_by_id(ada.id), root, "reinstate")
+    [reinstated] = events(audit.REINSTATED)
+    assert (reinstated.actor_id, reinstated.subject_id) == (root.id, ada.id)
 
 
 def test_the_sweep_deletes_only_sessions_that_can_no_longer_be_used(app, client, make_user):
