@@ -345,7 +345,7 @@ def test_only_a_standby_partner_offered_can_be_chosen(app, login, make_user, peo
         post(as_user(app, login, email), "/standby", "/standby", action="on")
     ann_client = as_user(app, login, "ann@example.org")
     join = f"/conversations/{conversation.id}/join"
-    ann_client.get(join)
+    arrive(ann_client, conversation.id)
     post(ann_client, f"/conversations/{conversation.id}/no-show", join)
     page = ann_client.get(join).get_data(as_text=True)
     assert "Cal" in page and "Eve" in page and "Dee" in page and "Zed" not in page

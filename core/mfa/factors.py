@@ -10,6 +10,7 @@ import hmac
 from dataclasses import dataclass
 from typing import Any
 
+import peewee
 from flask import current_app
 
 from core import audit
@@ -86,17 +87,15 @@ def is_required(user: User) -> bool:
 
 # Authenticator app ------------------------------------------------------------------------------
 
-def totp_setup(user: User) -> str:
-    """The secret of the person's unconfirmed authenticator setup, to show (the same one until it is
-    confirmed; a new one when there is none or it cannot be unsealed any more)."""
-    factor = TotpFactor.get_or_none((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null())
-    secret = _secret_of(factor) if factor else None
+def totp_setup(sealed: str | None) -> tuple[str, str]:
+    """The secret of an authenticator setup in progress and its sealed form, to keep in the browser's
+    session until it is confirmed (a new one when there is none or it cannot be unsealed any more).
+    Nothing is written: opening the setup page changes nothing (the row is made by `confirm_totp`)."""
+    secret = sealing.unseal(sealed, _key()) if sealed else None
     if secret is None:
         secret = totp.new_secret()
-        with database.atomic():
-            TotpFactor.delete().where((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null()).execute()
-            TotpFactor.create(user=user, secret=sealing.seal(secret, _key()))
-    return secret
+        sealed = sealing.seal(secret, _key())
+    return secret, sealed
 
 
 def totp_qr(user: User, secret: str) -> tuple[str, str]:
@@ -109,18 +108,20 @@ def _secret_of(factor: TotpFactor) -> str | None:
     return sealing.unseal(factor.secret, _key())
 
 
-def confirm_totp(user: User, code: str | None) -> list[str] | None:
-    """Activate the pending authenticator setup with a current code. None when the code is wrong;
-    else the new recovery codes to show once (empty when the person still has unused ones)."""
+def confirm_totp(user: User, sealed: str | None, code: str | None) -> list[str] | None:
+    """Turn on the authenticator setup whose sealed secret the browser kept, with a current code. None
+    when the code is wrong (or the person has an app already); else the new recovery codes to show once
+    (empty when the person still has unused ones)."""
+    secret = sealing.unseal(sealed, _key()) if sealed else None
+    step = totp.matching_step(secret, code, 0) if secret else None
+    if step is None:
+        return None
     with database.atomic():
-        factor = TotpFactor.get_or_none((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null())
-        secret = _secret_of(factor) if factor else None
-        step = totp.matching_step(secret, code, 0) if secret else None
-        if step is None:
-            return None
-        confirmed = TotpFactor.update(confirmed_at=utcnow(), last_step=step).where(
-            (TotpFactor.id == factor.id) & TotpFactor.confirmed_at.is_null()).execute()
-        if confirmed != 1:
+        TotpFactor.delete().where((TotpFactor.user == user) & TotpFactor.confirmed_at.is_null()).execute()
+        try:
+            with database.atomic():
+                TotpFactor.create(user=user, secret=sealed, confirmed_at=utcnow(), last_step=step)
+        except peewee.IntegrityError:  # another request turned an app on a moment ago
             return None
         audit.record_event(audit.MFA_ENROLLED, actor_id=user.id, subject_id=user.id, details={"factor": TOTP})
         codes = _first_recovery_codes(user)

@@ -33,6 +33,10 @@ def _acting_user() -> tuple[User | None, bool]:
     return user, user is not None
 
 
+TOTP_SETUP = "totp_setup"
+"""Flask's session key of an authenticator setup in progress: the account id and the sealed secret."""
+
+
 def _last_required_factor(user: User) -> bool:
     """True when the role needs a second factor and only one is left."""
     status = factors.status(user)
@@ -73,10 +77,14 @@ def totp_setup() -> Response:
         flash("Your authenticator app is already set up. To use another one, turn it off first.", "success")
         return redirect(url_for("security.overview"))
     form = TotpConfirmForm()
-    secret = factors.totp_setup(user)
+    kept = session.get(TOTP_SETUP)
+    secret, sealed = factors.totp_setup(kept["secret"] if isinstance(kept, dict) and kept.get("user") == user.id
+                                        else None)
+    session[TOTP_SETUP] = {"user": user.id, "secret": sealed}
     if form.validate_on_submit():
-        codes = factors.confirm_totp(user, form.code.data)
+        codes = factors.confirm_totp(user, sealed, form.code.data)
         if codes is not None:
+            session.pop(TOTP_SETUP, None)
             next_path = finish_sign_in(user) if pending else url_for("security.overview")
             if not codes:
                 flash("Your authenticator app is set up.", "success")
