@@ -12,6 +12,7 @@ from werkzeug.wrappers import Response
 from core.mfa import factors
 from core.mfa.passkeys import PasskeyError
 from core.models import User
+from core.reauth import recent_authentication_required
 from core.security import verify_password
 from core.views import webauthn_challenge
 from core.views.forms import ConfirmForm, PasskeyNameForm, ProveItIsYouForm, TotpConfirmForm
@@ -62,6 +63,7 @@ def enrol() -> Response:
 
 
 @blueprint.route("/totp", methods=["GET", "POST"])
+@recent_authentication_required("security.overview")
 def totp_setup() -> Response:
     """Set up an authenticator app: scan the QR code (or type the key), then confirm with a code."""
     user, pending = _acting_user()
@@ -93,6 +95,7 @@ def totp_setup() -> Response:
 
 @blueprint.route("/totp/remove", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def totp_remove() -> Response:
     """Turn the authenticator app off, with the password or a current code (refused when it is the last
     factor of a role that needs one)."""
@@ -120,6 +123,7 @@ def totp_remove() -> Response:
 
 @blueprint.route("/recovery-codes", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def recovery_codes() -> Response:
     """Make ten new recovery codes (the old ones stop working) and show them once."""
     form = ConfirmForm()
@@ -143,6 +147,7 @@ def new_recovery_codes() -> Response:
 
 
 @blueprint.route("/passkeys/options", methods=["POST"])
+@recent_authentication_required("security.overview")
 def passkey_options() -> Response | tuple[Response, int]:
     """WebAuthn options to register a new passkey (JSON)."""
     user, _ = _acting_user()
@@ -154,6 +159,7 @@ def passkey_options() -> Response | tuple[Response, int]:
 
 
 @blueprint.route("/passkeys", methods=["POST"])
+@recent_authentication_required("security.overview")
 def passkey_add() -> Response | tuple[Response, int]:
     """Check and store the browser's new passkey; JSON {redirect} or {error}."""
     user, pending = _acting_user()
@@ -182,6 +188,7 @@ def passkey_add() -> Response | tuple[Response, int]:
 
 @blueprint.route("/passkeys/<int:passkey_id>/rename", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def passkey_rename(passkey_id: int) -> Response:
     """Rename one of my passkeys."""
     form = PasskeyNameForm()
@@ -196,6 +203,7 @@ def passkey_rename(passkey_id: int) -> Response:
 
 @blueprint.route("/passkeys/<int:passkey_id>/remove", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def passkey_remove(passkey_id: int) -> Response:
     """Remove one of my passkeys (refused when it is the last factor of a role that needs one)."""
     form = ConfirmForm()
