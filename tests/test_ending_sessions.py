@@ -56,7 +56,8 @@ def test_an_admin_signs_a_person_out_everywhere(app, client, make_user):
     assert "Signed in on 2 devices" in html and "Sign ada@example.org out everywhere" in html
     with database.connection_context():
         ada, root = User.by_email("ada@example.org"), User.by_email("root@example.org")
-    response = client.post(f"/admin/people/{ada.id}/end-sessions", data={"csrf_token": csrf_token_from(html)})
+    response = client.post("/admin/sessions/end-person", data={"user_id": str(ada.id),
+                                                                 "csrf_token": csrf_token_from(html)})
 
     assert response.status_code == 302
     assert "ada@example.org is signed out everywhere (2 sessions ended)." in client.get(
@@ -101,20 +102,28 @@ def test_only_admins_end_other_peoples_sessions(app, client, make_user):
     sign_in_with_password(client, "eve@example.org")
     token = csrf_token_from(client.get("/account").get_data(as_text=True))
 
-    assert client.post(f"/admin/people/{victim.id}/end-sessions", data={"csrf_token": token}).status_code == 403
+    assert client.post("/admin/sessions/end-person", data={"user_id": str(victim.id),
+                                                           "csrf_token": token}).status_code == 403
     assert client.post("/admin/sessions/end-all", data={"confirm": "y", "csrf_token": token}).status_code == 403
     anonymous = app.test_client()
     assert anonymous.post("/admin/sessions/end-all", data={"confirm": "y"}).status_code in (302, 400)
     assert is_signed_in(device) and events(audit.SESSIONS_REVOKED) == []
 
 
-def test_an_unknown_person_is_page_not_found(client, make_user):
+@pytest.mark.parametrize(("user_id", "message"), [
+    ("999999", "No account has this id any more"), ("", "Look the person up by email address first"),
+    ("0", "Look the person up"), ("9223372036854775808", "Look the person up"), ("x", "Look the person up")])
+def test_a_bad_or_unknown_person_gets_a_message(app, client, make_user, user_id, message):
     make_user("root@example.org", role="admin")
+    device = signed_in_clients(app, "root@example.org", 1)[0]
     sign_in_with_password(client, "root@example.org")
     token = csrf_token_from(client.get("/admin/second-factor").get_data(as_text=True))
 
-    assert client.post("/admin/people/999999/end-sessions", data={"csrf_token": token}).status_code == 404
-    assert client.post("/admin/people/1/end-sessions", data={}).status_code == 400, "no CSRF token"
+    response = client.post("/admin/sessions/end-person", data={"user_id": user_id, "csrf_token": token})
+
+    assert response.status_code == 302
+    assert message in client.get(response.headers["Location"]).get_data(as_text=True)
+    assert is_signed_in(device) and events(audit.SESSIONS_REVOKED) == []
 
 
 def test_signing_everyone_out_closes_their_open_sockets(live_server, cast, sockets):  # noqa: F811
@@ -143,7 +152,7 @@ def test_an_admin_signing_a_person_out_closes_their_socket(live_server, cast, so
     socket = ann.socket()
     admin = Browser(live_server.url, "root@example.org", sockets)
 
-    admin.post_form(f"/admin/people/{ann_id}/end-sessions")
+    admin.post_form("/admin/sessions/end-person", {"user_id": str(ann_id)})
 
     assert socket.closed.wait(WAIT)
     assert not ann.signed_in()

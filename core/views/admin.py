@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 from core import outbox, sessions
 from core.mfa import factors
 from core.models import NewsletterSubscriber, User
-from core.views.forms import ConfirmForm, EndEveryoneForm, PersonLookupForm
+from core.views.forms import ConfirmForm, EndEveryoneForm, EndPersonSessionsForm, PersonLookupForm
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -119,16 +119,19 @@ def reset_second_factor(user_id: int) -> Response:
     return redirect(url_for("admin.second_factor", email=person.email))
 
 
-@blueprint.route("/people/<int:user_id>/end-sessions", methods=["POST"])
+@blueprint.route("/sessions/end-person", methods=["POST"])
 @admin_required
-def end_sessions(user_id: int) -> Response:
-    """Sign a person out on every device (their sockets closed at once); audited with the admin as actor."""
-    form = ConfirmForm()
+def end_sessions() -> Response:
+    """Sign the person whose id the form names out on every device (their sockets closed at once); audited
+    with the admin as actor. (The id is in the form, not the address: the button sits on the look-up page.)"""
+    form = EndPersonSessionsForm()
     if not form.validate_on_submit():
-        abort(400)
-    person = User.get_or_none(User.id == user_id)
+        flash(" ".join(form.user_id.errors) or "The form expired. Try again.", "error")
+        return redirect(url_for("admin.second_factor"))
+    person = User.get_or_none(User.id == form.user_id.data)
     if person is None:
-        abort(404)
+        flash("No account has this id any more: look the person up again by email address.", "error")
+        return redirect(url_for("admin.second_factor"))
     ended = sessions.end_others(person.id, sessions.ENDED_BY_ADMIN, actor_id=current_user.id)
     flash(f"{person.email} is signed out everywhere ({_count(ended)} ended)."
           + (" Your own session here stays." if person.id == current_user.id else ""), "success")

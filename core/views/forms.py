@@ -7,10 +7,20 @@ from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, Field, IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.csrf.core import CSRFTokenField
-from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    ValidationError,
+)
 
+from core.ids import MAX_ID
 from core.input_checks import multi_line_problem, normalise_line_breaks, not_utf8_problem, single_line_problem
 from core.passwords import context_words, password_problems
 from core.timezones import time_zone_names
@@ -297,6 +307,14 @@ class EndEveryoneForm(TextForm):
 
     confirm = BooleanField("Yes, sign out every account on every device", validators=[
         InputRequired("Tick the box to confirm that everyone should be signed out.")])
+
+
+class EndPersonSessionsForm(TextForm):
+    """An admin signs one person out everywhere (the person's id comes from the look-up page)."""
+
+    user_id = IntegerField("Account", validators=[
+        InputRequired("Look the person up by email address first, then press the button."),
+        NumberRange(1, MAX_ID, "Look the person up by email address first, then press the button.")])
 
 
 class PersonLookupForm(TextForm):
