@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from core.db import database, utcnow
-from core.models import UserSession
+from core.models import PasskeyCredential, UserSession
 from tests.browser import PASSWORD, create_account, open_page, sign_in
 from tests.browser.test_accessibility import assert_accessible
+from tests.browser.test_two_factor import site, virtual_authenticator  # noqa: F401 (a fixture)
 
 NEW = "violet umbrella quarry marmalade"
 
@@ -80,3 +81,30 @@ def test_an_old_sign_in_confirms_with_the_password_before_setting_up_an_app(live
         page.get_by_role("button", name="Continue").click()
     assert page.url == f"{live_server.url}/account/security/totp"
     assert page.locator("#totp-secret").is_visible()
+
+
+def test_adding_a_passkey_after_an_old_sign_in_goes_to_confirm_first_then_works(site, page):  # noqa: F811
+    """The passkey script follows the server's 401 to "Confirm it's you" (a WebAuthn request cannot be
+    replayed after it), and the second press registers the passkey."""
+    create_account("ada@example.org")
+    virtual_authenticator(page)
+    sign_in(page, site.url, "ada@example.org")
+    with database.connection_context():
+        UserSession.update(authenticated_at=utcnow() - dt.timedelta(minutes=30)).execute()
+
+    page.goto(f"{site.url}/account/security")
+    page.get_by_label("Name for a new passkey").fill("Laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.wait_for_url(f"{site.url}/account/confirm?next=/account/security")
+    with database.connection_context():
+        assert PasskeyCredential.select().count() == 0
+    page.get_by_label("Your password").fill(PASSWORD)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Continue").click()
+
+    assert page.url == f"{site.url}/account/security"
+    page.get_by_label("Name for a new passkey").fill("Laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.wait_for_url(f"{site.url}/account/security/recovery-codes/new")
+    with database.connection_context():
+        assert [key.name for key in PasskeyCredential.select()] == ["Laptop"]
