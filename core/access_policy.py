@@ -257,6 +257,8 @@ ROUTES: dict[str, Policy] = {
     # Re-authentication and password change
     "GET reauth.confirm": SIGNED_IN,
     "POST reauth.confirm": SIGNED_IN,
+    "POST reauth.passkey_options": SIGNED_IN,
+    "POST reauth.passkey_confirm": SIGNED_IN,
     "GET password.change": SIGNED_IN,
     "POST password.change": SIGNED_IN,
     "POST admin.end_sessions": ADMIN,

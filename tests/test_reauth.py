@@ -195,3 +195,22 @@ def test_bad_input_on_the_confirm_page_gets_a_message(client, make_user, data):
     assert response.status_code == 400
     assert 'class="field-error"' in response.get_data(as_text=True)
     assert client.post("/account/confirm", data={"secret": PASSWORD}).status_code == 400, "no CSRF token"
+
+
+@pytest.mark.parametrize("body", [None, {}, {"credential": "x"}, {"credential": {"id": "!!", "response": {}}}])
+def test_a_bad_passkey_answer_on_the_confirm_page_is_refused_and_counted(client, make_user, body):
+    owner = make_user("ada@example.org")
+    sign_in_with_password(client, "ada@example.org")
+    age_sign_in("ada@example.org")
+    token = csrf_token_from(client.get("/account/confirm").get_data(as_text=True))
+    headers = {"X-CSRFToken": token, "Accept": "application/json"}
+
+    expired = client.post("/account/confirm/passkey", json={"credential": {}}, headers=headers)
+    assert expired.status_code == 400 and "expired" in expired.get_json()["error"]
+    assert "challenge" in client.post("/account/confirm/passkey/options", json={}, headers=headers).get_json()
+    response = client.post("/account/confirm/passkey", json=body, headers=headers)
+
+    assert response.status_code == 400 and "not accepted" in response.get_json()["error"]
+    [failed] = events(audit.MFA_FAILED)
+    assert (failed.subject_id, failed.details) == (owner.id, {"factor": "passkey"})
+    assert confirm_location(client.get("/account/security/totp")).startswith("/account/confirm"), "still not confirmed"

@@ -108,3 +108,27 @@ def test_adding_a_passkey_after_an_old_sign_in_goes_to_confirm_first_then_works(
     page.wait_for_url(f"{site.url}/account/security/recovery-codes/new")
     with database.connection_context():
         assert [key.name for key in PasskeyCredential.select()] == ["Laptop"]
+
+
+def test_a_passkey_confirms_it_is_you(site, page):  # noqa: F811
+    create_account("ada@example.org")
+    virtual_authenticator(page)
+    sign_in(page, site.url, "ada@example.org")
+    page.goto(f"{site.url}/account/security")
+    page.get_by_label("Name for a new passkey").fill("Laptop")
+    page.get_by_role("button", name="Add a passkey").click()
+    page.wait_for_url(f"{site.url}/account/security/recovery-codes/new")
+    with database.connection_context():
+        UserSession.update(authenticated_at=utcnow() - dt.timedelta(minutes=30)).execute()
+
+    page.goto(f"{site.url}/account/security")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Make ten new codes (the old ones stop working)").click()
+    page.get_by_role("heading", name="Confirm it's you").wait_for()
+    assert_accessible(page)
+    page.get_by_role("button", name="Use my passkey").click()
+
+    page.wait_for_url(f"{site.url}/account/security")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Make ten new codes (the old ones stop working)").click()
+    assert page.get_by_role("heading", name="Your recovery codes").is_visible()
