@@ -19,12 +19,13 @@ from flask import current_app, flash, jsonify, redirect, request, url_for
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core import sessions, throttle
-from core.db import utcnow
+from core import audit, sessions, throttle
+from core.db import database, utcnow
 from core.mfa import factors, totp
 from core.models import User, UserSession
 from core.security import verify_password
 
+PASSWORD = "password"
 ASK = "Confirm it's you first: for this change we need your password (or a code) again."
 
 
@@ -42,13 +43,17 @@ def recently_authenticated(max_age: dt.timedelta | None = None) -> bool:
     return utcnow() - record.authenticated_at <= (max_age or window())
 
 
-def mark_authenticated() -> None:
-    """The person just proved who they are on this session (the confirm page)."""
+def mark_authenticated(factor: str) -> None:
+    """The person just proved who they are on this session (the confirm page) with `factor` (password,
+    totp or passkey); written to the audit record as REAUTHENTICATED."""
     record = sessions.current()
     if record is None:
         return
     now = utcnow()
-    UserSession.update(authenticated_at=now).where(UserSession.id == record.id).execute()
+    with database.atomic():
+        UserSession.update(authenticated_at=now).where(UserSession.id == record.id).execute()
+        audit.record_event(audit.REAUTHENTICATED, actor_id=record.user_id, subject_id=record.user_id,
+                           details={"session_id": record.id, "factor": factor})
     record.authenticated_at = now
 
 
@@ -59,6 +64,7 @@ class Proof:
     ok: bool
     message: str = ""
     status: int = 200
+    factor: str = PASSWORD
 
 
 WRONG_PASSWORD = "That is not your current password. Check it, or use “I forgot my password” after signing out."
@@ -83,7 +89,7 @@ def check_password_or_code(user: User, secret: str) -> Proof:
         if factors.lock_remaining(user) is not None:
             return Proof(False, "Too many wrong codes: wait a few minutes, or use your password.", 429)
         if factors.verify_current_code(user, secret):
-            return Proof(True)
+            return Proof(True, factor=factors.TOTP)
         factors.record_failure(user, factors.TOTP)
         return Proof(False, WRONG_SECRET + " Each code works once: enter the one your app shows now.", 400)
     proof = check_password(user, secret)

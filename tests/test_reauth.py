@@ -74,6 +74,8 @@ def test_an_old_sign_in_must_confirm_with_the_password_before_setting_up_an_app(
     assert client.get("/account/security/totp").status_code == 200
     [failed] = events(audit.SIGN_IN_FAILED)
     assert failed.details == {"reason": "password"}, "a wrong password here counts like a failed sign-in"
+    [confirmed] = events(audit.REAUTHENTICATED)
+    assert confirmed.details["factor"] == "password"
 
 
 def test_a_current_authenticator_code_confirms_too(client, make_user):
@@ -89,6 +91,8 @@ def test_a_current_authenticator_code_confirms_too(client, make_user):
     response = client.post("/account/confirm?next=/account/security",
                            data={"secret": code_at(secret, 1), "csrf_token": csrf_token_from(html)})
     assert confirm_location(response) == "/account/security"
+    [confirmed] = events(audit.REAUTHENTICATED)
+    assert confirmed.details["factor"] == "totp"
 
     again = post_form(client, "/account/security", {}, action="/account/security/recovery-codes")
     assert again.status_code == 200 and "<code>" in again.get_data(as_text=True), "new codes are shown"

@@ -34,7 +34,7 @@ def confirm() -> Response:
     if form.validate_on_submit():
         proof = reauth.check_password_or_code(current_user, form.secret.data)
         if proof.ok:
-            reauth.mark_authenticated()
+            reauth.mark_authenticated(proof.factor)
             return redirect(next_path)
         form.secret.errors = [proof.message]
         status = proof.status
@@ -74,6 +74,6 @@ def passkey_confirm() -> Response | tuple[Response, int]:
         factors.record_failure(current_user, factors.PASSKEY)
         return jsonify(error="That passkey was not accepted. Use a passkey you registered here, or your "
                              "password."), 400
-    reauth.mark_authenticated()
+    reauth.mark_authenticated(factors.PASSKEY)
     next_path = payload.get("next") if isinstance(payload.get("next"), str) else None
     return no_store(jsonify(redirect=safe_next(next_path)))

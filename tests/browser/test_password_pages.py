@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from core import audit
 from core.db import database, utcnow
-from core.models import PasskeyCredential, UserSession
+from core.models import AuditEvent, PasskeyCredential, UserSession
 from tests.browser import PASSWORD, create_account, open_page, sign_in
 from tests.browser.test_accessibility import assert_accessible
 from tests.browser.test_two_factor import site, virtual_authenticator  # noqa: F401 (a fixture)
@@ -132,3 +133,6 @@ def test_a_passkey_confirms_it_is_you(site, page):  # noqa: F811
     with page.expect_navigation():
         page.get_by_role("button", name="Make ten new codes (the old ones stop working)").click()
     assert page.get_by_role("heading", name="Your recovery codes").is_visible()
+    with database.connection_context():
+        [confirmed] = AuditEvent.select().where(AuditEvent.action == audit.REAUTHENTICATED)
+        assert confirmed.details["factor"] == "passkey"
