@@ -281,6 +281,15 @@ ROUTES: dict[str, Policy] = {
     "POST admin_archive.withdraw": ADMIN,
     "POST admin_archive.release": ADMIN,
     "POST admin_archive.told": ADMIN,
+    # Re-authentication and password change
+    "GET reauth.confirm": SIGNED_IN,
+    "POST reauth.confirm": SIGNED_IN,
+    "POST reauth.passkey_options": SIGNED_IN,
+    "POST reauth.passkey_confirm": SIGNED_IN,
+    "GET password.change": SIGNED_IN,
+    "POST password.change": SIGNED_IN,
+    "POST admin.end_sessions": ADMIN,
+    "POST admin.end_all_sessions": ADMIN,
 }
 """Every route of core, as "METHOD endpoint" (HEAD and OPTIONS follow Flask's own rules), and who it admits.
 Plugins declare their own in `register_access_policies`."""

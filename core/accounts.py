@@ -190,6 +190,24 @@ def set_password_with_token(raw: str, password: str, purpose: str) -> User | Non
     return user
 
 
+def change_password(user: User, password: str) -> int:
+    """The signed-in owner chose a new password (having typed the current one): store it, end every other
+    session (sessions.end_others; the session version is raised, so a half-finished sign-in with the old
+    password is void too), audit PASSWORD_CHANGED and email the owner. Returns how many sessions ended.
+
+    The caller starts a fresh session for this device afterwards (start_session): the current one ends.
+    """
+    with database.atomic():
+        user.password_hash = hash_password(password)
+        user.session_version += 1
+        user.save()
+        audit.record_event(audit.PASSWORD_CHANGED, actor_id=user.id, subject_id=user.id)
+        ended = sessions.end_others(user.id, sessions.PASSWORD_CHANGED, actor_id=user.id)
+    queue_email(user.email, "Your password was changed", "password_changed",
+                reset_url=external_url("auth.reset_request"), account_url=external_url("auth.account"))
+    return ended
+
+
 def send_magic_link(email: str, address: str = "") -> None:
     """Mail a one-time sign-in link if the address has an active account."""
     user = User.by_email(email)

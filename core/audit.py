@@ -43,6 +43,7 @@ PASSKEY_ADDED = "passkey_added"
 PASSKEY_REMOVED = "passkey_removed"
 SUSPENDED = "suspended"
 REINSTATED = "reinstated"
+REAUTHENTICATED = "reauthenticated"
 
 
 def client_address() -> str:

@@ -375,7 +375,7 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
     """Create an admin account (or make an existing account admin)."""
     from core.accounts import create_admin as make_admin
     from core.db import database
-    from core.passwords import password_problems
+    from core.passwords import context_words, password_problems
 
     app = app_or_exit(ctx, config_path)
     settings = app.extensions["oss_connect"].settings.accounts
@@ -388,7 +388,8 @@ def create_admin(ctx: click.Context, config_path: str | None, email: str, passwo
         if password != getpass.getpass("Repeat it: "):
             _fail(click.BadParameter("the two passwords differ"))
     problems = password_problems(password, [email], min_length=settings.password_min_length,
-                                 min_score=settings.password_min_score)
+                                 min_score=settings.password_min_score,
+                                 site_words=context_words(app.extensions["oss_connect"].settings))
     if problems:
         _fail(click.BadParameter(f"{problems[0]} (accounts.password_min_length and password_min_score set the rules)"))
     with app.app_context(), database.connection_context():
@@ -443,6 +444,46 @@ def reset_second_factor(ctx: click.Context, config_path: str | None, email: str)
         done = reset(user, actor_id=None, via="cli")
     click.echo(f"the second factor of {user.email} is reset; they have been emailed" if done
                else f"{user.email} has no second factor: nothing changed")
+
+
+@cli.group("sessions")
+def sessions_group() -> None:
+    """Sign-in sessions: sign a person, or everyone, out."""
+
+
+@sessions_group.command("end")
+@config_option
+@click.argument("email", required=False)
+@click.option("--all", "everyone", is_flag=True, help="Sign out every account on every device.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation (for scripts).")
+@click.pass_context
+def sessions_end(ctx: click.Context, config_path: str | None, email: str | None, everyone: bool, yes: bool) -> None:
+    """Sign the account with address EMAIL out on every device, or with --all everyone; their open pages and
+    conversation rooms are closed, and it is written to the audit record."""
+    from core import sessions
+    from core.db import database
+    from core.models import User
+
+    if bool(email) == everyone:
+        _fail(click.UsageError("name one account's address, or pass --all to sign everyone out"))
+    app = app_or_exit(ctx, config_path)
+    with app.app_context(), database.connection_context():
+        if everyone:
+            if not yes and not click.confirm("Sign out every account on every device?", err=True):
+                click.echo("nothing changed", err=True)
+                sys.exit(1)
+            ended = sessions.end_everyone(sessions.ENDED_BY_ADMIN)
+            click.echo(f"ended {ended} session{'s' if ended != 1 else ''} of every account")
+            return
+        user = User.by_email(email or "")
+        if user is None:
+            click.echo(f"no account with the address {email}; check it for typing mistakes", err=True)
+            sys.exit(1)
+        if not yes and not click.confirm(f"Sign {user.email} out on every device?", err=True):
+            click.echo("nothing changed", err=True)
+            sys.exit(1)
+        ended = sessions.end_all_for_user(user.id, sessions.ENDED_BY_ADMIN)
+    click.echo(f"ended {ended} session{'s' if ended != 1 else ''} of {user.email}")
 
 
 @cli.command("process-recording")

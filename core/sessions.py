@@ -16,6 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import current_app, g, has_request_context, request
+from peewee import fn
 
 from core import audit
 from core.config.schema import AccountSettings
@@ -46,6 +47,7 @@ PASSWORD_CHANGED = "password_changed"
 EMAIL_CHANGED = "email_changed"
 ROLE_CHANGED = "role_changed"
 SUSPENDED = "suspended"
+ENDED_BY_ADMIN = "ended_by_admin"
 REMEMBER_REPLAYED = "remember_token_replayed"
 
 
@@ -93,9 +95,9 @@ def create(user: User, remember: bool = False) -> Started:
     agent = request.headers.get("User-Agent") if has_request_context() else None
     address = request.remote_addr if has_request_context() else None
     record = UserSession(key_hash=token_digest(key), user=user.id, session_version=user.session_version,
-                         created_at=now, last_seen_at=now, idle_expires_at=min(now + idle, now + absolute),
-                         absolute_expires_at=now + absolute, device=describe_device(agent),
-                         place=coarse_place(address))
+                         created_at=now, last_seen_at=now, authenticated_at=now,
+                         idle_expires_at=min(now + idle, now + absolute), absolute_expires_at=now + absolute,
+                         device=describe_device(agent), place=coarse_place(address))
     cookie = None
     if remember and may_remember(user):
         selector, validator = secrets.token_urlsafe(16), secrets.token_urlsafe(32)
@@ -281,6 +283,25 @@ def end_all_for_user(user_id: int, reason: str, actor_id: int | None = None) -> 
         ended = UserSession.delete().where(UserSession.id.in_(query)).execute()
         audit.record_event(audit.SESSIONS_REVOKED, actor_id=actor_id, subject_id=user_id,
                            details={"reason": reason, "count": ended, "kept_session_id": None})
+    drop_connections(sids)
+    return ended
+
+
+def end_everyone(reason: str, actor_id: int | None = None, keep: int | None = None) -> int:
+    """End every session of every account except `keep` (an admin's "Sign everyone out": their own
+    stays), their sockets included; writes one SESSIONS_REVOKED per account that had any. Returns how
+    many ended."""
+    query = UserSession.select(UserSession.id)
+    if keep is not None:
+        query = query.where(UserSession.id != keep)
+    with database.atomic():
+        counts = {user_id: count for user_id, count in UserSession.select(UserSession.user, fn.COUNT(UserSession.id))
+                  .where(UserSession.id.in_(query)).group_by(UserSession.user).tuples()}
+        sids = _sockets_of(query)
+        ended = UserSession.delete().where(UserSession.id.in_(query)).execute()
+        for user_id, count in sorted(counts.items()):
+            audit.record_event(audit.SESSIONS_REVOKED, actor_id=actor_id, subject_id=user_id,
+                               details={"reason": reason, "count": count, "kept_session_id": keep, "scope": "all"})
     drop_connections(sids)
     return ended
 

@@ -121,3 +121,49 @@ def test_create_admin_refuses_a_common_password_and_says_why(instance):
     assert result.exit_code == 2
     assert "too easy to guess" in result.output
     assert "password_min_score" in result.output
+
+
+# --- the site's context words (OWASP ASVS 6.1.2 / 6.2.11) -----------------------------------------
+
+SITE = {"site": {"name": "Talk Across", "organisation": "Radio Wolkenfeld", "base_url": "https://gespraech.example.org"},
+        "accounts": {"password_context_words": ["Brückenbauer", "one small step"]}}
+
+
+@pytest.mark.parametrize("oss_connect_settings", [SITE], ids=["site"])
+@pytest.mark.parametrize("password", ["talkacross2024", "TalkAcross2025!", "radiowolkenfeld1", "oss-connect2024",
+                                      "brückenbauer2024", "onesmallstep2024", "gespraech2024!"])
+def test_the_site_name_and_context_words_plus_a_year_are_refused(app, password):
+    from core.passwords import context_words
+
+    settings = app.extensions["oss_connect"].settings
+    assert password_problems(password) == [], "strong for zxcvbn alone: only the context words refuse it"
+    [problem] = password_problems(password, site_words=context_words(settings))
+    assert "the name of this site or a word closely tied to it" in problem
+
+
+@pytest.mark.parametrize("oss_connect_settings", [SITE], ids=["site"])
+def test_signup_and_a_password_change_refuse_the_sites_name(client, make_user):
+    response = post_form(client, "/signup", {"email": "ada@example.org", "password": "talkacross2024",
+                                             "confirm": "talkacross2024"})
+    assert response.status_code == 400
+    assert "the name of this site" in field_error(response)
+
+    make_user("ben@example.org")
+    post_form(client, "/login", {"email": "ben@example.org", "password": "correct horse battery"})
+    changed = post_form(client, "/account/password", {"current": "correct horse battery",
+                                                       "password": "Brückenbauer1999", "confirm": "Brückenbauer1999"})
+    assert changed.status_code == 400
+    assert "the name of this site" in field_error(changed)
+
+
+@pytest.mark.parametrize("oss_connect_settings", [SITE], ids=["site"])
+def test_create_admin_refuses_the_sites_name(instance):
+    from click.testing import CliRunner
+
+    from core.cli import cli
+
+    result = CliRunner().invoke(cli, ["create-admin", "--config", str(instance / "oss-connect.yaml"),
+                                      "root@example.org", "--password-stdin"], input="TalkAcross2025!\n", obj={})
+
+    assert result.exit_code == 2
+    assert "the name of this site" in result.output

@@ -366,6 +366,9 @@ class SessionSettings(Section):
                                  "stay signed in.")
     remember_staff: bool = Field(False, description="Let staff accounts use \"keep me signed in\" "
                                  "(off: staff sign in again after every idle timeout).")
+    reauth_minutes: int = Field(10, ge=1, le=1440, description=(
+        "How long a sign-in or a \"Confirm it's you\" counts as recent: after that, changing the second factor or "
+        "signing out other devices asks for the password (or a code) again."))
 
 
 _ROLE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
@@ -407,6 +410,11 @@ class AccountSettings(Section):
     password_min_score: int = Field(3, ge=0, le=4, description=(
         "How hard to guess a new password must be, on zxcvbn's scale 0-4 (3: about 10^8 guesses; 0 turns the "
         "check off). Common passwords and the person's own address or name score low."))
+    password_context_words: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        ["conversation", "one small step", "talk across", "dialogue", "listen"], max_length=200, description=(
+            "Words that make a password easy to guess on this site (the partner's name, the station's call sign, "
+            "the town), refused in passwords like a person's own name. The program's name (site.name), the "
+            "organisation (site.organisation), the site's host name and \"oss-connect\" always count."))
     verification_hours: int = Field(48, ge=1, le=720, description="Lifetime of an email verification link.")
     reset_minutes: int = Field(60, ge=5, le=1440, description="Lifetime of a password-reset link.")
     magic_link_minutes: int = Field(10, ge=5, le=1440, description=(

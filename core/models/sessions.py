@@ -22,6 +22,7 @@ class UserSession(BaseModel):
     session_version = peewee.IntegerField(default=1)
     created_at = UTCDateTimeField(default=utcnow)
     last_seen_at = UTCDateTimeField(default=utcnow)
+    authenticated_at = UTCDateTimeField(null=True)  # the sign-in, or the last "Confirm it's you" (core.reauth)
     idle_expires_at = UTCDateTimeField()
     absolute_expires_at = UTCDateTimeField(index=True)
     device = peewee.CharField(max_length=80, default="")

@@ -20,8 +20,10 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
         cohorts,
         listen,
         matching,
+        password,
         public,
         questionnaire,
+        reauth,
         safety,
         scheduling,
         second_factor,
@@ -35,7 +37,7 @@ def register_core_blueprints(app: Flask, platform: Any) -> None:
 
     for module in (public, auth, admin, assets, questionnaire, safety, cohorts, matching, scheduling, live_views,
                    room_views, recording_views, admin_conversations, admin_recordings, listen, archive_choices,
-                   admin_archive, sessions, second_factor, security):
+                   admin_archive, sessions, second_factor, security, reauth, password):
         app.register_blueprint(module.blueprint)
     from core.views import calendar
 

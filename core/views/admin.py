@@ -1,4 +1,5 @@
-"""The admin area: an overview, the email outbox, and resetting a person's second factor."""
+"""The admin area: an overview, the email outbox, resetting a person's second factor, and signing a
+person (or everyone) out."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import outbox
+from core import outbox, sessions
 from core.mfa import factors
 from core.models import NewsletterSubscriber, User
-from core.views.forms import ConfirmForm, PersonLookupForm
+from core.views.forms import ConfirmForm, EndEveryoneForm, EndPersonSessionsForm, PersonLookupForm
 
 blueprint = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -87,14 +88,17 @@ def second_factor() -> tuple[str, int]:
     """Look a person up by email address and see their second factors, with a button to reset them."""
     form = PersonLookupForm(request.args, meta={"csrf": False})
     person = status = None
+    person_sessions = 0
     if request.args and form.validate():
         person = User.by_email(form.email.data)
         if person is None:
             form.email.errors = ["No account has this address. Check it for typing mistakes."]
         else:
             status = factors.status(person)
+            person_sessions = len(sessions.active_for(person.id))
     return render_template("admin/second_factor.html", form=form, person=person, status=status,
-                           confirm=ConfirmForm()), 400 if form.errors else 200
+                           person_sessions=person_sessions, confirm=ConfirmForm(),
+                           end_everyone=EndEveryoneForm()), 400 if form.errors else 200
 
 
 @blueprint.route("/people/<int:user_id>/reset-second-factor", methods=["POST"])
@@ -113,3 +117,41 @@ def reset_second_factor(user_id: int) -> Response:
     else:
         flash("This person had no second factor: nothing was changed.", "success")
     return redirect(url_for("admin.second_factor", email=person.email))
+
+
+@blueprint.route("/sessions/end-person", methods=["POST"])
+@admin_required
+def end_sessions() -> Response:
+    """Sign the person whose id the form names out on every device (their sockets closed at once); audited
+    with the admin as actor. (The id is in the form, not the address: the button sits on the look-up page.)"""
+    form = EndPersonSessionsForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.user_id.errors) or "The form expired. Try again.", "error")
+        return redirect(url_for("admin.second_factor"))
+    person = User.get_or_none(User.id == form.user_id.data)
+    if person is None:
+        flash("No account has this id any more: look the person up again by email address.", "error")
+        return redirect(url_for("admin.second_factor"))
+    ended = sessions.end_others(person.id, sessions.ENDED_BY_ADMIN, actor_id=current_user.id)
+    flash(f"{person.email} is signed out everywhere ({_count(ended)} ended)."
+          + (" Your own session here stays." if person.id == current_user.id else ""), "success")
+    return redirect(url_for("admin.second_factor", email=person.email))
+
+
+@blueprint.route("/sessions/end-all", methods=["POST"])
+@admin_required
+def end_all_sessions() -> Response:
+    """Sign everyone out (every account, every device), except this admin's session; the box must be ticked."""
+    form = EndEveryoneForm()
+    if not form.validate_on_submit():
+        flash(" ".join(form.confirm.errors) or "The form expired. Try again.", "error")
+        return redirect(url_for("admin.second_factor"))
+    mine = sessions.current()
+    ended = sessions.end_everyone(sessions.ENDED_BY_ADMIN, actor_id=current_user.id,
+                                  keep=mine.id if mine is not None else None)
+    flash(f"Everyone is signed out ({_count(ended)} ended); your own session here stays.", "success")
+    return redirect(url_for("admin.second_factor"))
+
+
+def _count(ended: int) -> str:
+    return f"{ended} session{'s' if ended != 1 else ''}"

@@ -7,12 +7,22 @@ from typing import Any
 
 from flask import current_app, has_request_context, request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, Field, PasswordField, StringField, TextAreaField
+from wtforms import BooleanField, EmailField, Field, IntegerField, PasswordField, StringField, TextAreaField
 from wtforms.csrf.core import CSRFTokenField
-from wtforms.validators import AnyOf, DataRequired, Email, EqualTo, InputRequired, Length, ValidationError
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    Email,
+    EqualTo,
+    InputRequired,
+    Length,
+    NumberRange,
+    ValidationError,
+)
 
+from core.ids import MAX_ID
 from core.input_checks import multi_line_problem, normalise_line_breaks, not_utf8_problem, single_line_problem
-from core.passwords import password_problems
+from core.passwords import context_words, password_problems
 from core.timezones import time_zone_names
 
 _EMAIL = [InputRequired("Enter your email address."),
@@ -79,7 +89,8 @@ class MinimumPassword:
     """The password policy from the config (accounts.password_min_length and password_min_score).
 
     The person's own details count as easy guesses: the form's email field if it has one, and any
-    `user_inputs` the view sets on the form (the address and name of the account a link belongs to).
+    `user_inputs` the view sets on the form (the address and name of the account a link belongs to);
+    so do the site's context words (core.passwords.context_words).
     """
 
     def __call__(self, form: Any, field: Any) -> None:
@@ -87,7 +98,8 @@ class MinimumPassword:
         email = getattr(getattr(form, "email", None), "data", None)
         own = [value for value in (email, *getattr(form, "user_inputs", ())) if isinstance(value, str)]
         problems = password_problems(field.data or "", own, min_length=settings.password_min_length,
-                                     min_score=settings.password_min_score)
+                                     min_score=settings.password_min_score,
+                                     site_words=context_words(current_app.extensions["oss_connect"].settings))
         if problems:
             raise ValidationError(problems[0])
 
@@ -121,6 +133,16 @@ class NewPasswordForm(TextForm):
     password = PasswordField("New password", validators=[InputRequired("Choose a password."), MinimumPassword()])
     confirm = PasswordField("Repeat the new password", validators=[
         InputRequired("Repeat the password."), EqualTo("password", "The two passwords differ.")])
+
+
+class ChangePasswordForm(TextForm):
+    """Change the password: the current one, then the new one twice."""
+
+    current = PasswordField("Current password", validators=[
+        InputRequired("Enter your current password."), Length(max=1024, message="Use at most 1024 characters.")])
+    password = PasswordField("New password", validators=[InputRequired("Choose a new password."), MinimumPassword()])
+    confirm = PasswordField("Repeat the new password", validators=[
+        InputRequired("Repeat the new password."), EqualTo("password", "The two new passwords differ.")])
 
 
 class ConfirmForm(TextForm):
@@ -278,6 +300,21 @@ class PasskeyNameForm(TextForm):
 
     name = StringField("Name", validators=[InputRequired("Give the passkey a name, such as “Laptop”."),
                                            Length(max=60, message="Use at most 60 characters.")])
+
+
+class EndEveryoneForm(TextForm):
+    """An admin signs everyone out: the box confirms it was meant."""
+
+    confirm = BooleanField("Yes, sign out every account on every device", validators=[
+        InputRequired("Tick the box to confirm that everyone should be signed out.")])
+
+
+class EndPersonSessionsForm(TextForm):
+    """An admin signs one person out everywhere (the person's id comes from the look-up page)."""
+
+    user_id = IntegerField("Account", validators=[
+        InputRequired("Look the person up by email address first, then press the button."),
+        NumberRange(1, MAX_ID, "Look the person up by email address first, then press the button.")])
 
 
 class PersonLookupForm(TextForm):

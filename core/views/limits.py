@@ -10,7 +10,8 @@ from flask_limiter.util import get_remote_address
 
 LIMITED_ENDPOINTS = {
     "signup": ["auth.signup"],
-    "login": ["auth.login", "second_factor.second_step", "second_factor.passkey_sign_in"],
+    "login": ["auth.login", "second_factor.second_step", "second_factor.passkey_sign_in", "reauth.confirm",
+              "reauth.passkey_confirm", "password.change"],
     "reset": ["auth.reset_request", "auth.magic_request", "auth.resend_verification"],
     "newsletter": ["public.newsletter"],
 }

@@ -13,6 +13,7 @@ from core import sessions
 from core.mfa import factors
 from core.mfa.passkeys import PasskeyError
 from core.models import User
+from core.reauth import recent_authentication_required
 from core.security import verify_password
 from core.views import webauthn_challenge
 from core.views.forms import ConfirmForm, PasskeyNameForm, ProveItIsYouForm, TotpConfirmForm
@@ -68,6 +69,7 @@ def enrol() -> Response:
 
 
 @blueprint.route("/totp", methods=["GET", "POST"])
+@recent_authentication_required("security.overview")
 def totp_setup() -> Response:
     """Set up an authenticator app: scan the QR code (or type the key), then confirm with a code."""
     user, pending = _acting_user()
@@ -103,6 +105,7 @@ def totp_setup() -> Response:
 
 @blueprint.route("/totp/remove", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def totp_remove() -> Response:
     """Turn the authenticator app off, with the password or a current code (refused when it is the last
     factor of a role that needs one)."""
@@ -130,6 +133,7 @@ def totp_remove() -> Response:
 
 @blueprint.route("/recovery-codes", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def recovery_codes() -> Response:
     """Make ten new recovery codes (the old ones stop working) and show them once."""
     form = ConfirmForm()
@@ -153,6 +157,7 @@ def new_recovery_codes() -> Response:
 
 
 @blueprint.route("/passkeys/options", methods=["POST"])
+@recent_authentication_required("security.overview")
 def passkey_options() -> Response | tuple[Response, int]:
     """WebAuthn options to register a new passkey (JSON)."""
     user, _ = _acting_user()
@@ -164,6 +169,7 @@ def passkey_options() -> Response | tuple[Response, int]:
 
 
 @blueprint.route("/passkeys", methods=["POST"])
+@recent_authentication_required("security.overview")
 def passkey_add() -> Response | tuple[Response, int]:
     """Check and store the browser's new passkey; JSON {redirect} or {error}."""
     user, pending = _acting_user()
@@ -192,6 +198,7 @@ def passkey_add() -> Response | tuple[Response, int]:
 
 @blueprint.route("/passkeys/<int:passkey_id>/rename", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def passkey_rename(passkey_id: int) -> Response:
     """Rename one of my passkeys."""
     if not any(key.id == passkey_id for key in factors.status(current_user).passkeys):
@@ -206,6 +213,7 @@ def passkey_rename(passkey_id: int) -> Response:
 
 @blueprint.route("/passkeys/<int:passkey_id>/remove", methods=["POST"])
 @login_required
+@recent_authentication_required("security.overview")
 def passkey_remove(passkey_id: int) -> Response:
     """Remove one of my passkeys (refused when it is the last factor of a role that needs one)."""
     form = ConfirmForm()

@@ -8,7 +8,7 @@ from flask import Blueprint, flash, jsonify, redirect, url_for
 from flask_login import current_user, login_required
 from werkzeug.wrappers import Response
 
-from core import accounts, sessions
+from core import accounts, reauth, sessions
 from core.db import utcnow
 from core.views.forms import TextForm
 
@@ -62,6 +62,8 @@ def end_one(session_id: int) -> Response:
         accounts.end_session()
         flash("You are signed out.", "success")
         return redirect(url_for("auth.login"))
+    if not reauth.recently_authenticated():  # signing out another device: confirm it's you first
+        return reauth.ask_again(url_for("auth.account") + "#sessions")
     if sessions.end_one(current_user.id, session_id, actor_id=current_user.id):
         flash("That device is signed out.", "success")
     else:
@@ -71,6 +73,7 @@ def end_one(session_id: int) -> Response:
 
 @blueprint.route("/account/sessions/end-others", methods=["POST"])
 @login_required
+@reauth.recent_authentication_required("auth.account", "#sessions")
 def end_others() -> Response:
     """Sign out every other device."""
     if not TextForm().validate():

@@ -36,6 +36,8 @@ ADMIN_PAGES = [
     ("admin-archive", "/admin/archive"),
     ("account-security", "/account/security"),
     ("admin-second-factor", "/admin/second-factor"),
+    ("account-password", "/account/password"),
+    ("account-confirm", "/account/confirm"),
 ]
 
 

@@ -32,6 +32,10 @@
       body: JSON.stringify(body || {}),
     }).then(function (response) {
       return response.json().catch(function () { return {}; }).then(function (data) {
+        if (response.status === 401 && data.redirect) {  // "Confirm it's you" first, then back here
+          window.location.assign(data.redirect);
+          return new Promise(function () {});
+        }
         if (!response.ok && !data.error) { data.error = "The server could not answer (" + response.status + "). Try again."; }
         return data;
       });
