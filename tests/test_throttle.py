@@ -69,7 +69,8 @@ def audit_events(action: str) -> list[AuditEvent]:
 
 def error_text(response: Any) -> str:
     """The page without its (always fresh) CSRF token."""
-    return re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "CSRF", response.get_data(as_text=True))
+    return re.sub(r'(name="csrf_token" type="hidden" value|data-csrf(-token)?)="[^"]+"', "CSRF",
+                  response.get_data(as_text=True))
 
 
 @settings
