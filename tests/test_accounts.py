@@ -50,7 +50,7 @@ def verification_link(outbox: Any, email: str) -> str:
 def comparable(response: Any, email: str) -> str:
     """A page's HTML without the address typed in and without the (always fresh) CSRF token."""
     html = response.get_data(as_text=True).replace(email, "ADDRESS")
-    return re.sub(r'name="csrf_token" type="hidden" value="[^"]+"', "CSRF", html)
+    return re.sub(r'(name="csrf_token" type="hidden" value|data-csrf(-token)?)="[^"]+"', "CSRF", html)
 
 
 def is_signed_in(client: Any) -> bool:
