@@ -250,6 +250,7 @@ ROUTES: dict[str, Policy] = {
     "POST no_shows.standby_page": SIGNED_IN,
     "GET tech_check.tech_check": SIGNED_IN,
     "GET room.room": CONVERSATION_VIEWERS,
+    "POST room.prepare_call": CONVERSATION_VIEWERS,
     "POST room.trouble": CONVERSATION_PARTIES,
     "GET room.reported": CONVERSATION_VIEWERS,
     "GET room.notes": CONVERSATION_VIEWERS,

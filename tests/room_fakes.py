@@ -4,6 +4,8 @@ it), people with complete profiles, and a conversation booked around now."""
 from __future__ import annotations
 
 import datetime as dt
+import json
+import re
 import secrets
 from typing import Any
 
@@ -88,3 +90,18 @@ def booked(app: Any, a: Any, b: Any, minutes_ago: float = 0, facilitator: Any = 
             Conversation.update(facilitator=facilitator.id).where(Conversation.id == conversation.id).execute()
             conversation = Conversation.get_by_id(conversation.id)
         return conversation
+
+
+def room_data(html: str) -> dict[str, Any]:
+    """The JSON the room page embeds for its script."""
+    found = re.search(r'<script type="application/json" id="room-data">(.*?)</script>', html, re.S)
+    assert found, "the room page carries its data"
+    return json.loads(found.group(1))
+
+
+def prepare_call(client: Any, conversation: Any) -> Any:
+    """What the room page's script does when the call room is not made yet: open the page, then POST to
+    the call's `prepare` URL with the page's CSRF token in a header. The response (JSON)."""
+    data = room_data(client.get(f"/conversations/{conversation.id}/room").get_data(as_text=True))
+    return client.post(f"/conversations/{conversation.id}/room/call", headers={"X-CSRFToken": data["csrfToken"],
+                                                                              "Accept": "application/json"})

@@ -43,7 +43,7 @@ from plugins.call_livekit.provider import LiveKitProvider, make_token, room_name
 from plugins.call_livekit.settings import LiveKitSettings
 from tests.conftest import free_port
 from tests.matching_fakes import LeanPlugin
-from tests.room_fakes import ROOM_SETTINGS, booked, people
+from tests.room_fakes import ROOM_SETTINGS, booked, people, prepare_call
 
 ROOT = Path(__file__).resolve().parent.parent
 OSS_CONNECT = str(Path(sys.executable).parent / "oss-connect")
@@ -686,6 +686,12 @@ class TestTheRoomPage:
         login(email, test_client=client)
         return client.get(f"/conversations/{conversation.id}/room")
 
+    def call(self, app: Any, login: Any, email: str, conversation: Any) -> Any:
+        """What the room page's script gets when it prepares the call as `email` (the JSON response)."""
+        client = app.test_client()
+        login(email, test_client=client)
+        return prepare_call(client, conversation)
+
     def test_a_participant_joins_the_conversations_livekit_room_with_a_token(self, app, login, cast, fake_for_app):
         conversation = booked(app, cast["ann"], cast["ben"], minutes_ago=1)
         page = self.page(app, login, "ann@example.org", conversation)
@@ -693,9 +699,10 @@ class TestTheRoomPage:
         html = page.get_data(as_text=True)
         data = json.loads(re.search(r'<script type="application/json" id="room-data">(.*?)</script>', html,
                                     re.S).group(1))
-        call = data["call"]
-        assert call["provider"] == "livekit"
-        assert call["capabilities"] == sorted(LiveKitProvider.capabilities)
+        assert data["call"]["payload"] is None and fake_for_app.rooms == {}  # opening the page makes no room
+        call = self.call(app, login, "ann@example.org", conversation).get_json()
+        assert call["provider"] == data["call"]["provider"] == "livekit"
+        assert call["capabilities"] == data["call"]["capabilities"] == sorted(LiveKitProvider.capabilities)
         payload = call["payload"]
         assert set(payload) == {"url", "token", "room"}
         assert payload["url"] == fake_for_app.ws_url and payload["room"] in fake_for_app.rooms
@@ -715,8 +722,7 @@ class TestTheRoomPage:
         conversation = booked(app, cast["ann"], cast["ben"], minutes_ago=1)
         rooms, tokens = set(), {}
         for who in ("ann", "ben", "ada"):
-            html = self.page(app, login, f"{who}@example.org", conversation).get_data(as_text=True)
-            payload = json.loads(re.search(r'id="room-data">(.*?)</script>', html, re.S).group(1))["call"]["payload"]
+            payload = self.call(app, login, f"{who}@example.org", conversation).get_json()["payload"]
             rooms.add(payload["room"])
             tokens[who] = decode(payload["token"])
         assert len(rooms) == 1 and len(fake_for_app.rooms) == 1
@@ -726,10 +732,11 @@ class TestTheRoomPage:
     def test_a_livekit_server_that_is_down_is_explained_on_the_page(self, app, login, cast, fake_for_app):
         conversation = booked(app, cast["ann"], cast["ben"], minutes_ago=1)
         fake_for_app.keys.clear()  # the server no longer knows our key: it answers 401
-        html = self.page(app, login, "ann@example.org", conversation).get_data(as_text=True)
-        assert "The call could not start: the LiveKit server at" in html
-        assert "refused our API key" in html and "keys:" in html
-        assert SECRET not in html
+        answer = self.call(app, login, "ann@example.org", conversation)
+        error = answer.get_json()["error"]
+        assert answer.status_code == 502 and error.startswith("The call could not start: the LiveKit server at")
+        assert "refused our API key" in error and "keys:" in error
+        assert SECRET not in answer.get_data(as_text=True)
 
 
 @pytest.mark.browser

@@ -35,7 +35,7 @@ from tests.recording_helpers import (
     signed_in_recorder,
     webm_chunks,
 )
-from tests.room_fakes import ROOM_SETTINGS, EchoCall, EchoPlugin, booked, people
+from tests.room_fakes import ROOM_SETTINGS, EchoCall, EchoPlugin, booked, people, prepare_call
 
 EXECUTABLE = Path(sys.executable).parent / "oss-connect"
 BEN_LATER = 2.0  # seconds: Ben's browser started its recorder this much after Ann's
@@ -226,7 +226,7 @@ def test_a_providers_recordings_go_through_the_same_pipeline(app, login, cast, c
         base = f"http://127.0.0.1:{server.server_address[1]}"
         ann = app.test_client()
         login("ann@example.org", test_client=ann)
-        assert ann.get(f"/conversations/{conversation.id}/room").status_code == 200  # the call room exists
+        assert prepare_call(ann, conversation).status_code == 200  # the call room exists
         consent_both(app, conversation, cast["ann"], cast["ben"])
         started = the_recording(app).started_at
         plugin.provider.files = [
@@ -257,7 +257,7 @@ def test_a_provider_file_that_is_not_audio_fails_with_the_reason(app, login, cas
     page.write_text("<html><body>not a recording</body></html>")
     ann = app.test_client()
     login("ann@example.org", test_client=ann)
-    ann.get(f"/conversations/{conversation.id}/room")
+    assert prepare_call(ann, conversation).status_code == 200  # the call room exists
     consent_both(app, conversation, cast["ann"], cast["ben"])
     plugin.provider.files = [ProviderRecording(room_name="any", user_id=None, url=str(page))]
     room_action(app, conversation, cast["ann"], "stop")

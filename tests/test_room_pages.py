@@ -3,15 +3,13 @@ who gets a 404, the closed room, "Having trouble?" reports, keyword notes and th
 
 from __future__ import annotations
 
-import json
-import re
 from typing import Any
 
 import pytest
 
 from core.db import database
 from tests.conftest import csrf_token_from
-from tests.room_fakes import ROOM_SETTINGS, booked, people, room_plugins
+from tests.room_fakes import ROOM_SETTINGS, booked, people, prepare_call, room_data, room_plugins
 
 
 @pytest.fixture
@@ -45,10 +43,12 @@ def as_user(app: Any, login: Any, email: str) -> Any:
     return other
 
 
-def room_data(html: str) -> dict[str, Any]:
-    found = re.search(r'<script type="application/json" id="room-data">(.*?)</script>', html, re.S)
-    assert found, "the room page carries its data"
-    return json.loads(found.group(1))
+def call_rooms(app: Any) -> list[tuple[int, str]]:
+    """The stored call rooms: (conversation id, room name)."""
+    from core.models import CallRoomRecord
+
+    with app.app_context(), database.connection_context():
+        return [(record.conversation_id, record.name) for record in CallRoomRecord.select()]
 
 
 def test_a_participant_gets_the_room_with_the_guide_the_release_and_the_call(app, login, cast, conversation, plugins):
@@ -60,22 +60,94 @@ def test_a_participant_gets_the_room_with_the_guide_the_release_and_the_call(app
     assert "Having trouble?" in html and "Welcome and agreements" in html
     data = room_data(html)
     assert data["me"] == {"id": cast["ann"].id, "role": "participant", "name": "Ann G."}
-    assert data["call"]["provider"] == "echo" and data["call"]["payload"]["role"] == "participant"
-    assert data["call"]["payload"]["name"] == "Ann G."
+    assert data["call"] == {"provider": "echo", "capabilities": ["audio_only", "camera_off", "facilitator", "mute"],
+                            "payload": None, "prepare": f"/conversations/{conversation.id}/room/call"}
+    assert 'id="control-mute"' in html  # the call's controls are there before the call is prepared
     assert data["state"]["version"] == 0 and len(data["guide"]["phases"]) == 4
     assert "example.org" not in html  # no email of anyone, the viewer's own included
     assert page.headers["Cache-Control"] == "no-store"
+    assert plugins["echo"].provider.created == [] and call_rooms(app) == []  # opening the page made nothing
+
+    answer = ann.post(data["call"]["prepare"], headers={"X-CSRFToken": data["csrfToken"]})
+    assert answer.status_code == 200 and answer.headers["Cache-Control"] == "no-store"
+    call = answer.get_json()
+    assert call["provider"] == "echo" and call["capabilities"] == data["call"]["capabilities"]
+    assert call["payload"]["role"] == "participant" and call["payload"]["name"] == "Ann G."
+    assert "example.org" not in answer.get_data(as_text=True)
     assert plugins["echo"].provider.created == [conversation.id]
+    assert plugins["echo"].statuses == [(conversation.id, "created")]
+    assert call_rooms(app) == [(conversation.id, call["payload"]["room"])]
+    again = room_data(ann.get(f"/conversations/{conversation.id}/room").get_data(as_text=True))
+    assert again["call"]["payload"] == call["payload"]  # once made, the page carries the payload itself
+
+
+def test_the_call_room_is_created_once_per_conversation(app, login, cast, conversation, plugins):
+    from core.models import Conversation
+
+    with database.connection_context():
+        Conversation.update(facilitator=cast["fay"].id).where(Conversation.id == conversation.id).execute()
+    answers = {who: prepare_call(as_user(app, login, f"{who}@example.org"), conversation)
+               for who in ("ann", "ben", "fay", "ada")}
+    answers["ann again"] = prepare_call(as_user(app, login, "ann@example.org"), conversation)
+    assert {answer.status_code for answer in answers.values()} == {200}
+    payloads = {who: answer.get_json()["payload"] for who, answer in answers.items()}
+    assert len({payload["room"] for payload in payloads.values()}) == 1
+    assert {who: payload["role"] for who, payload in payloads.items()} == {
+        "ann": "participant", "ben": "participant", "fay": "facilitator", "ada": "admin",
+        "ann again": "participant"}
+    assert payloads["ben"]["name"] == "Ben G."
+    assert plugins["echo"].provider.created == [conversation.id]
+    assert plugins["echo"].statuses == [(conversation.id, "created")]
+    assert len(call_rooms(app)) == 1
+
+
+def test_a_room_made_meanwhile_by_the_partners_request_is_the_one_both_join(app, login, conversation, plugins):
+    from core.models import Conversation
+    from core.room.calls import room_for
+
+    echo = plugins["echo"].provider
+    real = echo.create_room
+    theirs = []
+
+    def slow(call_conversation: Any) -> Any:  # while the provider works, Ben's request makes the room
+        echo.create_room = real
+        with app.test_request_context(), database.connection_context():
+            theirs.append(room_for(Conversation.get_by_id(call_conversation.id)).name)
+        return real(call_conversation)
+
+    echo.create_room = slow
+    answer = prepare_call(as_user(app, login, "ann@example.org"), conversation)
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert answer.get_json()["payload"]["room"] == theirs[0]
+    assert call_rooms(app) == [(conversation.id, theirs[0])]
     assert plugins["echo"].statuses == [(conversation.id, "created")]
 
 
-def test_the_call_room_is_created_once_per_conversation(app, login, conversation, plugins):
+def test_preparing_the_call_needs_the_pages_csrf_token(app, login, conversation, plugins):
     ann = as_user(app, login, "ann@example.org")
-    ben = as_user(app, login, "ben@example.org")
-    first = room_data(ann.get(f"/conversations/{conversation.id}/room").get_data(as_text=True))
-    second = room_data(ben.get(f"/conversations/{conversation.id}/room").get_data(as_text=True))
-    assert first["call"]["payload"]["room"] == second["call"]["payload"]["room"]
-    assert plugins["echo"].provider.created == [conversation.id]
+    answer = ann.post(f"/conversations/{conversation.id}/room/call")
+    assert answer.status_code == 400 and plugins["echo"].provider.created == [] and call_rooms(app) == []
+
+
+def test_preparing_the_call_refuses_exactly_whom_the_room_refuses(app, login, client, cast, conversation, plugins):
+    cal = as_user(app, login, "cal@example.org")
+    token = csrf_token_from(cal.get("/account").get_data(as_text=True))
+    for path in (f"/conversations/{conversation.id}/room", f"/conversations/{conversation.id + 999}/room"):
+        page = cal.get(path)
+        answer = cal.post(f"{path}/call", headers={"X-CSRFToken": token})
+        assert page.status_code == answer.status_code == 404
+        assert answer.get_data() == cal.post(f"/conversations/{conversation.id + 999}/room/call",
+                                             headers={"X-CSRFToken": token}).get_data()  # nothing to probe
+    token = csrf_token_from(client.get("/login").get_data(as_text=True))
+    signed_out = client.post(f"/conversations/{conversation.id}/room/call", headers={"X-CSRFToken": token})
+    assert signed_out.status_code == 302 and "/login" in signed_out.headers["Location"]
+    later = booked(app, cast["ann"], cast["ben"], minutes_ago=-60)
+    ann = as_user(app, login, "ann@example.org")
+    assert ann.get(f"/conversations/{later.id}/room").status_code == 403
+    refused = ann.post(f"/conversations/{later.id}/room/call",
+                       headers={"X-CSRFToken": csrf_token_from(ann.get("/account").get_data(as_text=True))})
+    assert refused.status_code == 403 and refused.get_json() == {"error": "The room is not open yet."}
+    assert plugins["echo"].provider.created == [] and call_rooms(app) == []
 
 
 @pytest.mark.parametrize("path", ["/room", "/notes"])
@@ -114,25 +186,50 @@ def test_outside_the_window_the_room_says_when_it_opens(app, login, cast):
 
 
 def test_without_the_configured_provider_the_page_names_the_plugin_to_enable(app, login, conversation):
+    ann = as_user(app, login, "ann@example.org")
+    token = room_data(ann.get(f"/conversations/{conversation.id}/room").get_data(as_text=True))["csrfToken"]
     app.extensions["oss_connect"].settings.room.call_provider = "webrtc-missing"
     try:
-        html = as_user(app, login, "ann@example.org").get(f"/conversations/{conversation.id}/room").get_data(
-            as_text=True)
+        html = ann.get(f"/conversations/{conversation.id}/room").get_data(as_text=True)
+        answer = ann.post(f"/conversations/{conversation.id}/room/call", headers={"X-CSRFToken": token})
     finally:
         app.extensions["oss_connect"].settings.room.call_provider = "echo"
     assert "The call provider &#39;webrtc-missing&#39; is not available" in html
     assert "call_webrtc-missing" in html and room_data(html)["call"] is None
+    assert answer.status_code == 503
+    assert answer.get_json()["error"].startswith("The call provider 'webrtc-missing' is not available")
 
 
 def test_a_failing_provider_leaves_the_guide_working(app, login, conversation, plugins):
     def broken(*args: Any) -> Any:
         raise RuntimeError("boom")
 
-    plugins["echo"].provider.join_payload = broken
-    page = as_user(app, login, "ann@example.org").get(f"/conversations/{conversation.id}/room")
+    ann = as_user(app, login, "ann@example.org")
+    plugins["echo"].provider.create_room = broken
+    answer = prepare_call(ann, conversation)  # the page's script asks, and says what the server answers
+    assert answer.status_code == 502 and answer.get_json() == {"error": (
+        "The call could not start because the call provider 'echo' failed. Tell the organisers; they will find "
+        "the cause in the site's log.")}
+    assert call_rooms(app) == []
+    del plugins["echo"].provider.create_room  # the class's own again: the room is made
+    assert prepare_call(ann, conversation).status_code == 200
+    plugins["echo"].provider.join_payload = broken  # a failure with a room made: told on the page itself
+    page = ann.get(f"/conversations/{conversation.id}/room")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "the call provider &#39;echo&#39; failed" in html
-    assert "Welcome and agreements" in html and "boom" not in html
+    assert "Welcome and agreements" in html and "boom" not in html and room_data(html)["call"] is None
+
+
+def test_a_provider_that_explains_its_failure_is_quoted(app, login, conversation, plugins):
+    from core.api import CallProviderError
+
+    def refused(*args: Any) -> Any:
+        raise CallProviderError("the call server refused our API key")
+
+    plugins["echo"].provider.create_room = refused
+    answer = prepare_call(as_user(app, login, "ann@example.org"), conversation)
+    assert answer.status_code == 502
+    assert answer.get_json() == {"error": "The call could not start: the call server refused our API key"}
 
 
 def test_the_provider_adds_sources_to_the_csp_but_never_keywords(app, login, conversation, plugins):
@@ -161,6 +258,7 @@ def test_a_report_from_the_room_ends_the_call_freezes_contact_and_reaches_modera
     from core.safety import is_blocked_either_way
 
     ann = as_user(app, login, "ann@example.org")
+    assert prepare_call(ann, conversation).status_code == 200  # the call is on
     answer = report(ann, conversation, reason="harassment", details="He shouted at me.")
     assert answer.status_code == 302
     assert answer.headers["Location"].endswith(f"/conversations/{conversation.id}/room/reported")
@@ -286,8 +384,7 @@ def test_a_genuine_webhook_fires_call_status_changed_and_a_forged_one_is_refused
     from core.api import CallEvent
 
     echo = plugins["echo"].provider
-    room = room_data(as_user(app, login, "ann@example.org").get(
-        f"/conversations/{conversation.id}/room").get_data(as_text=True))["call"]["payload"]["room"]
+    room = prepare_call(as_user(app, login, "ann@example.org"), conversation).get_json()["payload"]["room"]
 
     def handle(body: bytes, headers: dict[str, str]) -> list[Any]:
         if headers.get("X-Echo-Signature") != "good":

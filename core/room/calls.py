@@ -1,5 +1,6 @@
 """The call provider's side of a room: pick the configured provider, create its room once per
-conversation, build each person's join payload, end the room. Providers see no emails."""
+conversation (on a POST: opening the room page reads the stored room only), build each person's join
+payload, end the room. Providers see no emails."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 import logging
 from typing import Any
 
+import peewee
 from flask import current_app
 
 from core.db import database, utcnow
@@ -63,6 +65,14 @@ def as_call_room(record: CallRoomRecord) -> CallRoom:
                     data=dict(record.data or {}))
 
 
+def stored_room(conversation: Conversation, provider: CallProvider) -> CallRoom | None:
+    """The conversation's live call room with this provider if one was made, else None; writes nothing."""
+    record = CallRoomRecord.get_or_none(conversation=conversation.id, provider=provider.name)
+    if record is None or record.ended_at is not None:
+        return None
+    return as_call_room(record)
+
+
 def room_for(conversation: Conversation, provider: CallProvider | None = None) -> CallRoom:
     """The conversation's call room with the configured provider, created on first use."""
     provider = provider or call_provider()
@@ -73,30 +83,37 @@ def room_for(conversation: Conversation, provider: CallProvider | None = None) -
     if not isinstance(room, CallRoom):
         raise CallProviderError(f"the call provider '{provider.name}' returned {type(room).__name__} from "
                                 "create_room instead of a CallRoom; fix the plugin")
-    with database.atomic():
-        if record is None:
-            existing = CallRoomRecord.get_or_none(conversation=conversation.id, provider=provider.name)
-            if existing is not None:  # created meanwhile by the other participant's request
-                return as_call_room(existing)
-            record = CallRoomRecord.create(conversation=conversation.id, provider=provider.name, name=room.name,
-                                           data=room.data)
-        else:
-            CallRoomRecord.update(name=room.name, data=room.data, ended_at=None).where(
-                CallRoomRecord.id == record.id).execute()
+    try:
+        with database.atomic():
+            if record is None:
+                record = CallRoomRecord.create(conversation=conversation.id, provider=provider.name,
+                                               name=room.name, data=room.data)
+            else:
+                CallRoomRecord.update(name=room.name, data=room.data, ended_at=None).where(
+                    CallRoomRecord.id == record.id).execute()
+    except peewee.IntegrityError:  # made meanwhile by another request (the partner's page): that room stands
+        existing = CallRoomRecord.get_or_none(conversation=conversation.id, provider=provider.name)
+        if existing is None or existing.ended_at is not None:
+            raise
+        return as_call_room(existing)
     current_app.extensions["oss_connect"].hook.call_status_changed(conversation=conversation, status="created")
     return room
 
 
-def join_payload(conversation: Conversation, user: User, role: str) -> dict[str, Any]:
-    """The provider's payload for this person, plus the provider's name and capabilities."""
-    provider = call_provider()
-    room = room_for(conversation, provider)
+def payload_for(provider: CallProvider, room: CallRoom, user: User, role: str) -> dict[str, Any]:
+    """The provider's join payload for this person in this room (the provider writes nothing here)."""
     participant = CallParticipant(user_id=user.id, display_name=display_name(user, role), role=role)
     payload = provider.join_payload(room, participant, role)
     if not isinstance(payload, dict):
         raise CallProviderError(f"the call provider '{provider.name}' returned {type(payload).__name__} from "
                                 "join_payload instead of a dict; fix the plugin")
     return payload
+
+
+def join_payload(conversation: Conversation, user: User, role: str) -> dict[str, Any]:
+    """This person's payload for the conversation's call room, creating the room on first use."""
+    provider = call_provider()
+    return payload_for(provider, room_for(conversation, provider), user, role)
 
 
 def end_call(conversation: Conversation) -> None:

@@ -23,7 +23,7 @@ from core.models import CallRoomRecord, Conversation, ConversationNote, User
 from core.providers import CallProviderError
 from core.room import state as room_state
 from core.room.access import refusal, role_in
-from core.room.calls import CallNotSetUpError, call_provider, display_name, join_payload
+from core.room.calls import CallNotSetUpError, call_provider, display_name, join_payload, payload_for, stored_room
 from core.room.events import finish
 from core.room.notes import NOTE_MAX, may_write_notes, notes_for
 from core.security import CONTENT_SECURITY_POLICY, csrf
@@ -96,10 +96,25 @@ def _partner_names(conversation: Conversation, viewer_id: int) -> list[str]:
     return [display_name(User.get_by_id(user_id), "participant") for user_id in ids]
 
 
+def _call_problem(error: Exception, conversation: Conversation) -> str:
+    """What the room says when the call cannot start: the provider's own words, or where to look."""
+    if isinstance(error, CallNotSetUpError):
+        return str(error)
+    if isinstance(error, CallProviderError):
+        return f"The call could not start: {error}"
+    # a plugin's own failure: the guide still works, the admin finds the cause in the log
+    log.error("call provider failed to prepare the room of conversation %s", conversation.id, exc_info=error)
+    name = current_app.extensions["oss_connect"].settings.room.call_provider
+    return (f"The call could not start because the call provider '{name}' failed. "
+            "Tell the organisers; they will find the cause in the site's log.")
+
+
 @blueprint.route("/conversations/<int:conversation_id>/room")
 @login_required
 def room(conversation_id: int) -> Any:
-    """The room: the call, the guide, consent to record and "Having trouble?"."""
+    """The room: the call, the guide, consent to record and "Having trouble?". Opening it writes nothing:
+    a call room made earlier comes with this person's payload; otherwise the page's script asks for it
+    with a POST to `prepare_call`, which makes the provider's room."""
     conversation, role = _conversation(conversation_id)
     names = _partner_names(conversation, current_user.id)
     reason = refusal(conversation, _me())
@@ -110,26 +125,22 @@ def room(conversation_id: int) -> Any:
     problem, payload, provider = None, None, None
     try:
         provider = call_provider()
-        payload = join_payload(conversation, _me(), role)
-    except CallNotSetUpError as error:
-        problem = str(error)
-    except CallProviderError as error:
-        problem = f"The call could not start: {error}"
-    except Exception:  # a plugin's own failure: the guide still works, the admin finds the cause in the log
-        log.exception("call provider failed to prepare the room of conversation %s", conversation.id)
-        problem = (f"The call could not start because the call provider '{settings.room.call_provider}' failed. "
-                   "Tell the organisers; they will find the cause in the site's log.")
+        existing = stored_room(conversation, provider)
+        payload = payload_for(provider, existing, _me(), role) if existing is not None else None
+    except Exception as error:  # every failure becomes a sentence on the page
+        problem = _call_problem(error, conversation)
     with database.connection_context():
         snapshot = room_state.snapshot(conversation)
     guide = room_state.current_guide()
+    call = None
+    if provider is not None and problem is None:
+        call = {"provider": provider.name, "capabilities": sorted(provider.capabilities), "payload": payload,
+                "prepare": url_for("room.prepare_call", conversation_id=conversation.id)}
     page = render_template(
         "room/room.html", conversation=conversation, role=role, names=names, guide=guide, problem=problem,
         release=room_state.current_release(), state=snapshot,
         me={"id": current_user.id, "role": role, "name": display_name(_me(), role)},
-        call={"provider": provider.name if provider else None,
-              "capabilities": sorted(provider.capabilities) if provider else [],
-              "payload": payload} if payload is not None else None,
-        client_scripts=provider.client_scripts() if provider is not None and payload is not None else [],
+        call=call, client_scripts=provider.client_scripts() if call is not None else [],
         trouble_form=TroubleForm(), facilitated=conversation.facilitator_id is not None,
         names_by_id={user_id: display_name(User.get_by_id(user_id), "participant")
                      for user_id in (conversation.a_id, conversation.b_id)},
@@ -142,6 +153,27 @@ def room(conversation_id: int) -> Any:
             response.headers["Permissions-Policy"] = _permissions(sources)
         except Exception:
             log.exception("call provider %s failed in csp_sources", provider.name)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@blueprint.route("/conversations/<int:conversation_id>/room/call", methods=["POST"])
+@login_required
+def prepare_call(conversation_id: int) -> Any:
+    """Make the conversation's call room if it is not made yet (once: later requests reuse it) and
+    answer this person's payload as JSON, or {"error": sentence}. Admits exactly whom the room admits."""
+    conversation, role = _conversation(conversation_id)
+    reason = refusal(conversation, _me())
+    if reason is not None:
+        return jsonify(error=reason), 403
+    try:
+        provider = call_provider()
+        payload = join_payload(conversation, _me(), role)
+    except CallNotSetUpError as error:
+        return jsonify(error=_call_problem(error, conversation)), 503
+    except Exception as error:  # the provider's failure, told in a sentence, never a 500
+        return jsonify(error=_call_problem(error, conversation)), 502
+    response = jsonify(provider=provider.name, capabilities=sorted(provider.capabilities), payload=payload)
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -198,8 +198,56 @@
     if (!closed) { send("call_status", { status: status }); }
   }
 
+  function showProblem(text) {
+    var node = $("call-problem");
+    if (node) { node.textContent = text || ""; node.hidden = !text; }
+    if (text) { say(text); }
+  }
+
+  function csrfToken() {
+    var meta = document.querySelector('meta[name="csrf-token"]');
+    return (meta && meta.getAttribute("content")) || data.csrfToken || "";
+  }
+
+  /* Opening the page changes nothing on the server: when the call room is not made yet, the page has no
+     payload and asks for it here (the server makes the provider's room once), then starts the call. */
+  var preparing = false;
+  function prepareCall() {
+    if (preparing || !data.call || !data.call.prepare || closed) { return; }
+    preparing = true;
+    window.fetch(data.call.prepare, { method: "POST", credentials: "same-origin", cache: "no-store",
+                                      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" } })
+      .then(function (response) {
+        var type = response.headers.get("Content-Type") || "";
+        if (response.redirected || type.indexOf("json") === -1) {
+          throw new Error("The call could not start: the site answered " + response.status +
+                          " without saying why. Reload the page.");
+        }
+        return response.json().then(function (answer) {
+          if (!response.ok || !answer || !answer.payload) {
+            throw new Error((answer && answer.error) || "The call could not start (the site answered " + response.status + ").");
+          }
+          return answer;
+        });
+      }, function () {
+        throw new Error("The call could not start: the site did not answer. Check your connection, then press Reconnect the call.");
+      })
+      .then(function (answer) {
+        preparing = false;
+        data.call.provider = answer.provider;
+        data.call.capabilities = answer.capabilities;
+        data.call.payload = answer.payload;
+        showProblem("");
+        if (root.dataset.joined === "true") { startCall(); }
+      }, function (error) {
+        preparing = false;
+        showProblem(error && error.message ? error.message : String(error));
+      });
+  }
+
   function startCall() {
     if (!data.call || adapter || closed) { return; }
+    if (!data.call.payload) { prepareCall(); return; }
     if (!window.OssCall || !window.OssCall.has(data.call.provider)) {
       say("The call could not start: this page is missing the '" + data.call.provider + "' call script.");
       return;
@@ -377,6 +425,7 @@
     if (message && message.conversation_id === data.conversationId) { closeRoom(message.message || "The conversation has ended."); }
   });
   if (socket.connected) { join(); }
+  if (data.call && !data.call.payload) { prepareCall(); }  /* meanwhile the live connection opens */
 
   window.setInterval(function () { if (state.timer.started) { renderTimer(); } }, 500);
   render();
