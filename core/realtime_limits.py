@@ -10,10 +10,11 @@ provider's signalling, where a browser sends a handful of ICE candidates at once
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +26,11 @@ IDLE_SECONDS = 120.0
 """A bucket untouched this long is full again, so it is forgotten when the table is swept."""
 SWEEP_ABOVE = 2000
 """Sweep idle buckets when the table holds more than this many (connections that closed unseen)."""
+HANDLERS_AT_ONCE = 8
+"""Socket.IO handlers of one process that may work at the same time. In threading mode every event runs in
+a thread of its own, so a burst (a browser's ICE candidates, a flood within its budget) would otherwise open
+one database connection per event at once and exhaust the server's (PostgreSQL's max_connections)."""
+_handler_slots = threading.BoundedSemaphore(HANDLERS_AT_ONCE)
 
 
 @dataclass
@@ -102,6 +108,15 @@ def limit_events(kind: str = "events") -> Callable[[Callable[..., Any]], Callabl
         def limited(*args: Any, **kwargs: Any) -> Any:
             if not allow(kind):
                 return rate_limited(kind)
-            return handler(*args, **kwargs)
+            with handler_slot():
+                return handler(*args, **kwargs)
         return limited
     return decorate
+
+
+@contextlib.contextmanager
+def handler_slot() -> Iterator[None]:
+    """Wait for one of the process's HANDLERS_AT_ONCE places, so that a burst of events queues instead of
+    opening a database connection each."""
+    with _handler_slots:
+        yield

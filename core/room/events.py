@@ -25,7 +25,7 @@ from core.ids import valid_id
 from core.input_checks import multi_line_problem
 from core.models import Conversation, ConversationNote, RoomConnection, User
 from core.realtime import drop_connections, leave_socket_room, on_disconnect
-from core.realtime_limits import allow, rate_limited
+from core.realtime_limits import allow, handler_slot, rate_limited
 from core.room import state as room_state
 from core.room.access import ROOM_STATES, refusal, role_in
 from core.room.calls import display_name, end_call
@@ -90,7 +90,7 @@ def _handler(function: Callable[..., dict[str, Any]], joined: bool = True) -> Ca
         try:
             if not allow("events"):
                 return rate_limited("events")
-            with database.connection_context():
+            with handler_slot(), database.connection_context():
                 checked = _authorised(data, joined=joined)
                 if isinstance(checked, dict):
                     return checked
