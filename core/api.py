@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pluggy
-from flask import current_app
 from markupsafe import Markup, escape
 from pydantic import Field
 
@@ -48,6 +47,7 @@ from core.matching.indexed import Labels as MatchingLabels
 from core.matching.pairing import pair_by_score
 from core.migrate import PluginModels
 from core.models import User
+from core.platform import platform as current_platform
 from core.plugins_loader import StartupError
 from core.providers import (
     CALL_CAPABILITIES,
@@ -102,7 +102,7 @@ def admin_required(view: Any) -> Any:
 
 def platform() -> Any:
     """The running instance's `Platform` (config, plugin manager, providers, jobs, socketio)."""
-    return current_app.extensions["oss_connect"]
+    return current_platform()
 
 
 def plugin_settings(name: str) -> Any:

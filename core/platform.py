@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pluggy
+from flask import current_app
 
 from core.access_policy import AccessTables
 from core.config.loader import LoadedConfig
@@ -51,3 +52,8 @@ class Platform:
         except KeyError:
             known = ", ".join(sorted(self.providers.get(kind, {}))) or "none"
             raise LookupError(f"no {kind.replace('_', ' ')} named '{name}' (registered: {known})") from None
+
+
+def platform() -> Platform:
+    """The running instance's `Platform`: core's own modules reach it here, plugins through core.api."""
+    return current_app.extensions["oss_connect"]

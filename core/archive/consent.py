@@ -15,11 +15,11 @@ from typing import Any
 
 from peewee import fn
 
-from core.api import platform
 from core.db import database, utcnow
 from core.models import Conversation
 from core.models.archive import ArchiveConsent
 from core.models.recording import Recording
+from core.platform import platform
 from core.scheduling.conversations import ends_at, is_participant
 
 PURPOSES = ("deposit", "public", "broadcast")

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from core.api import platform
 from core.archive.consent import agreed_conversation_ids, both_agree
 from core.archive.descriptions import approved_proposal
 from core.archive.types import ArchivePackage, DepositError, WithdrawalResult
@@ -31,6 +30,7 @@ from core.leases import lease_is_free, lease_owner
 from core.models import Conversation
 from core.models.archive import Deposit, DescriptionProposal
 from core.models.recording import Recording
+from core.platform import platform
 
 log = logging.getLogger(__name__)
 

@@ -6,12 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from core.api import platform
 from core.archive.consent import both_agree, history, release_sha256
 from core.archive.descriptions import approved_description
 from core.archive.types import AudioFile, ConsentRecord, PackageInput, Participant
 from core.models import Conversation
 from core.models.recording import Recording, RecordingOutput
+from core.platform import platform
 from core.questionnaire.profiles import profile_for
 
 AUDIO_ROLES = ("master", "flac", "access")

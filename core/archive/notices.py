@@ -12,10 +12,11 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from core.api import platform, send_email
 from core.archive.consent import deadline
+from core.mail import queue_email
 from core.models import Conversation, User
 from core.models.archive import DescriptionProposal
+from core.platform import platform
 from core.questionnaire.profiles import profile_for
 from core.scheduling.conversations import partner_id
 from core.urls import external_url
@@ -77,7 +78,7 @@ def send_choices_invitation(conversation: Conversation) -> list[str]:
         if recipient is None:
             continue
         partner = profile_for(partner_id(conversation, user_id), "partners").name
-        sent.append(send_email(recipient.email, INVITATION_SUBJECT, "archive_choices_invitation",
+        sent.append(queue_email(recipient.email, INVITATION_SUBJECT, "archive_choices_invitation",
                                message_id=_message_id("choices", conversation, user_id), url=url,
                                partner_name=partner, deadline=local_deadline(closes, recipient),
                                institutions=deposit_institutions(), organisation=platform().settings.site.organisation))
@@ -91,6 +92,6 @@ def send_proposal_waiting(conversation: Conversation, proposal: DescriptionPropo
         return None
     proposer = profile_for(proposal.proposer_id, "partners").name
     url = external_url("archive_choices.page", conversation_id=conversation.id) + "#description"
-    return send_email(recipient.email, f"{proposer} proposed a description of your conversation", "archive_proposal",
+    return queue_email(recipient.email, f"{proposer} proposed a description of your conversation", "archive_proposal",
                       message_id=_message_id("proposal", conversation, proposal.id), url=url,
                       proposer_name=proposer, title=proposal.title, summary=proposal.summary)

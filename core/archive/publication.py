@@ -19,13 +19,13 @@ from typing import Any
 import peewee
 from peewee import fn
 
-from core.api import platform
 from core.archive.consent import agreed_conversation_ids
 from core.archive.types import ArchivePackage, DepositError
 from core.db import database, utcnow
 from core.models.archive import DescriptionProposal, Publication
 from core.models.recording import Recording, RecordingOutput
 from core.models.scheduling import Conversation
+from core.platform import platform
 from core.questionnaire.profiles import profile_for
 
 ACCESS_OUTPUT = "access"

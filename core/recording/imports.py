@@ -11,10 +11,10 @@ from typing import Any
 
 import peewee
 
-from core.api import platform
 from core.db import database, utcnow
 from core.models import Conversation
 from core.models.recording import Recording, RecordingChunk, RecordingTrack
+from core.platform import platform
 from core.recording.keys import chunk_key
 from core.recording.webm import NotAudio, check_first_chunk
 

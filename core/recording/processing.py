@@ -22,11 +22,11 @@ from typing import Any
 from flask import current_app
 from peewee import JOIN, fn
 
-from core.api import platform
 from core.db import database, utcnow
 from core.leases import lease_is_free, lease_owner
 from core.models import Conversation
 from core.models.recording import Recording, RecordingChunk, RecordingOutput, RecordingTrack
+from core.platform import platform
 from core.recording.audio import (
     AudioError,
     BroadcastMetadata,

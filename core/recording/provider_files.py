@@ -10,9 +10,9 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from core.api import platform
 from core.models import CallRoomRecord, Conversation
 from core.models.recording import Recording, RecordingOutput, RecordingTrack
+from core.platform import platform
 from core.providers import CallProviderError, ProviderRecording
 from core.recording.audio import AudioError, probe
 from core.room.calls import as_call_room

@@ -17,10 +17,10 @@ from typing import Any
 import peewee
 from limits import parse_many
 
-from core.api import platform
 from core.db import database, utcnow
 from core.models import Conversation, User
 from core.models.recording import Recording, RecordingChunk, RecordingTrack
+from core.platform import platform
 from core.recording.keys import chunk_key
 from core.recording.webm import NotAudio, check_continuation_chunk, check_first_chunk
 from core.room.state import elapsed_seconds, room_state

@@ -9,7 +9,6 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, u
 from flask_login import current_user
 from werkzeug.wrappers import Response
 
-from core.api import platform
 from core.archive import deposits as pipeline
 from core.archive.consent import choice_of, deadline
 from core.archive.descriptions import approved_proposal
@@ -17,6 +16,7 @@ from core.archive.gather import identifier_of
 from core.models import Conversation, User
 from core.models.archive import Deposit, DescriptionProposal
 from core.models.recording import Recording
+from core.platform import platform
 from core.room.calls import display_name
 from core.views.admin import admin_required
 from core.views.forms import TextForm

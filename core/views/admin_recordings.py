@@ -8,9 +8,9 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, u
 from peewee import fn
 from werkzeug.wrappers import Response
 
-from core.api import platform
 from core.models import Conversation, User
 from core.models.recording import Recording, RecordingChunk, RecordingOutput, RecordingTrack
+from core.platform import platform
 from core.room.calls import display_name
 from core.views.admin import admin_required
 from core.views.forms import TextForm

@@ -13,7 +13,6 @@ from typing import Any
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 
-from core.api import platform
 from core.archive import deposits
 from core.archive.consent import PURPOSES, Choice, ConsentError, choice_of, deadline, may_decide, record_choice
 from core.archive.descriptions import (
@@ -29,6 +28,7 @@ from core.archive.notices import deposit_institutions, send_proposal_waiting
 from core.db import utcnow
 from core.models import Conversation
 from core.models.recording import Recording
+from core.platform import platform
 from core.questionnaire.profiles import profile_for
 from core.scheduling.conversations import is_participant, partner_id
 from core.views.forms import ArchiveChoicesForm, DescriptionDecisionForm, DescriptionForm

@@ -17,10 +17,10 @@ from flask_login import current_user
 from werkzeug.exceptions import RequestedRangeNotSatisfiable
 from werkzeug.wsgi import wrap_file
 
-from core.api import platform
 from core.archive.publication import access_copy, clean_search, public_conversations, public_item
 from core.blobs import BlobNotFound, BlobReader
 from core.models import Conversation
+from core.platform import platform
 from core.scheduling.conversations import is_participant
 
 blueprint = Blueprint("listen", __name__)
