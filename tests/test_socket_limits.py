@@ -8,40 +8,16 @@ import threading
 import time
 from typing import Any
 
-import pytest
-
-from core.db import database
 from core.realtime_limits import TokenBucket
-from tests.room_fakes import ROOM_SETTINGS, booked, people, room_plugins
 from tests.test_realtime import WAIT, Inbox, open_socket, sign_in, sockets  # noqa: F401 (a fixture)
+from tests.test_room_events import (  # noqa: F401 (fixtures: the room's settings, plugins, people and conversation)
+    cast,
+    conversation,
+    oss_connect_plugins,
+    oss_connect_settings,
+)
 
 BURST = 20
-
-
-@pytest.fixture
-def oss_connect_settings() -> dict[str, Any]:
-    return ROOM_SETTINGS
-
-
-@pytest.fixture
-def oss_connect_plugins() -> dict[str, Any]:
-    return room_plugins()
-
-
-@pytest.fixture
-def cast(live_server) -> dict[str, Any]:
-    from core.api import create_user
-
-    def make(email: str, password: str = "correct horse battery", role: str = "participant") -> Any:
-        with database.connection_context():
-            return create_user(email, password, role=role)
-
-    return people(live_server.app, make)
-
-
-@pytest.fixture
-def conversation(live_server, cast) -> Any:
-    return booked(live_server.app, cast["ann"], cast["ben"], minutes_ago=1)
 
 
 def joined(live_server: Any, sockets: list[Any], email: str, conversation: Any) -> Any:  # noqa: F811
