@@ -13,8 +13,13 @@ from core.db import database
 from core.recording.webm import split_clusters
 from core.testing import deep_merge
 from tests.audio_fixtures import chromium_like_chunks, make_speechlike_webm
-from tests.recording_helpers import consent_both, signed_in_recorder
-from tests.room_fakes import ROOM_SETTINGS, booked, people, room_plugins
+from tests.recording_helpers import signed_in_recorder
+from tests.room_fakes import ROOM_SETTINGS
+from tests.test_recording_admin import (  # noqa: F401 (fixtures: the room's plugins and people, a consented conversation)
+    cast,
+    conversation,
+    oss_connect_plugins,
+)
 
 FOUR_MB = 4 * 1024 * 1024
 
@@ -33,25 +38,8 @@ def oss_connect_settings(request) -> dict[str, Any]:
 
 
 @pytest.fixture
-def oss_connect_plugins() -> dict[str, Any]:
-    return room_plugins()
-
-
-@pytest.fixture
-def cast(app, make_user) -> dict[str, Any]:
-    return people(app, make_user)
-
-
-@pytest.fixture
-def recording(app, cast) -> Any:
-    conversation = booked(app, cast["ann"], cast["ben"], minutes_ago=1)
-    consent_both(app, conversation, cast["ann"], cast["ben"])
-    return conversation
-
-
-@pytest.fixture
-def ann(app, login, recording) -> Any:
-    return signed_in_recorder(app, login, recording, "ann@example.org")
+def ann(app, login, conversation) -> Any:  # noqa: F811 (the imported fixture)
+    return signed_in_recorder(app, login, conversation, "ann@example.org")
 
 
 def media_of_size(webm: bytes, size: int) -> bytes:
@@ -99,7 +87,7 @@ def test_other_recorder_calls_past_the_site_limit_are_json_too(app, ann):
 
 
 @pytest.mark.parametrize("oss_connect_settings", [{"recording": {"new_take_rate": "100 per hour"}}], indirect=True)
-def test_the_eleventh_take_is_refused(app, login, ann, cast, recording):
+def test_the_eleventh_take_is_refused(app, login, ann, cast, conversation):  # noqa: F811 (imported fixtures)
     for _ in range(10):
         assert ann.new_track()[0] == 201
     status, answer = ann.new_track()
@@ -109,12 +97,12 @@ def test_the_eleventh_take_is_refused(app, login, ann, cast, recording):
 
     with app.app_context(), database.connection_context():
         assert RecordingTrack.select().where(RecordingTrack.user == cast["ann"].id).count() == 10
-    ben = signed_in_recorder(app, login, recording, "ben@example.org")  # the limit is per person
+    ben = signed_in_recorder(app, login, conversation, "ben@example.org")  # the limit is per person
     assert ben.new_track()[0] == 201
 
 
 @pytest.mark.parametrize("oss_connect_settings", [{"recording": {"new_take_rate": "3 per hour"}}], indirect=True)
-def test_new_takes_are_rate_limited_per_person_in_the_database(app, ann, cast):
+def test_new_takes_are_rate_limited_per_person_in_the_database(app, ann, cast):  # noqa: F811 (the imported fixture)
     for _ in range(3):
         assert ann.new_track()[0] == 201
     response = ann.client.post(f"{ann.base}/tracks", json={"started_at_ms": dt.datetime.now(dt.UTC).timestamp() * 1000,
