@@ -6,6 +6,7 @@ The general fixtures (database, instance, app, client, outbox) come from core.te
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import threading
@@ -135,6 +136,16 @@ def login(client: Any) -> Any:
         return response
 
     return sign_in
+
+
+SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{20,}")
+"""A CSRF token wherever a page carries it (a form field, a data attribute, a meta tag): signed and
+timestamped, so two renderings of one page a second apart differ there."""
+
+
+def without_csrf(html: str) -> str:
+    """A page's HTML with every CSRF token replaced by "CSRF", for comparing two answers."""
+    return SIGNED_TOKEN.sub("CSRF", html)
 
 
 def csrf_token_from(html: str) -> str:

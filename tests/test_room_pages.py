@@ -3,13 +3,13 @@ who gets a 404, the closed room, "Having trouble?" reports, keyword notes and th
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
 
 from core.db import database
 from tests.conftest import csrf_token_from
+from tests.conftest import without_csrf as conftest_without_csrf
 from tests.room_fakes import ROOM_SETTINGS, booked, people, prepare_call, room_data, room_plugins
 
 
@@ -132,11 +132,7 @@ def test_preparing_the_call_needs_the_pages_csrf_token(app, login, conversation,
 
 def without_csrf(response: Any) -> str:
     """A page without its CSRF tokens, which carry a timestamp (two pages a second apart differ there)."""
-    return SIGNED_TOKEN.sub("CSRF", response.get_data(as_text=True))
-
-
-SIGNED_TOKEN = re.compile(r"[A-Za-z0-9_\-]{20,}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{20,}")
-"""A CSRF token wherever a page carries it (a form field, a data attribute, a meta tag): signed, timestamped."""
+    return conftest_without_csrf(response.get_data(as_text=True))
 
 
 def test_preparing_the_call_refuses_exactly_whom_the_room_refuses(app, login, client, cast, conversation, plugins):

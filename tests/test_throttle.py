@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import re
 import threading
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,7 +18,7 @@ from core import throttle
 from core.audit import ACCOUNT_LOCKED, ACCOUNT_UNLOCKED, SIGN_IN_FAILED
 from core.db import database, utcnow
 from core.models import AccountLock, AuditEvent, ThrottleFailure
-from tests.conftest import csrf_token_from
+from tests.conftest import csrf_token_from, without_csrf
 
 PASSWORD = "correct horse battery"
 WRONG = "not my password at all"
@@ -69,8 +68,7 @@ def audit_events(action: str) -> list[AuditEvent]:
 
 def error_text(response: Any) -> str:
     """The page without its (always fresh) CSRF token."""
-    return re.sub(r'(name="csrf_token" type="hidden" value|data-csrf(-token)?)="[^"]+"', "CSRF",
-                  response.get_data(as_text=True))
+    return without_csrf(response.get_data(as_text=True))
 
 
 @settings
